@@ -1,0 +1,185 @@
+"""The one door to PyTensor: every other module reaches the backend through here.
+
+What runs
+---------
+PyTensor compiles our symbolic graphs for one of several *modes*:
+
+* ``"JAX"`` (default when ``jax`` is installed; it is a dependency) -- measured fastest on CPU,
+  and the same mode runs on a GPU when the installed jax has one (``pip install "jax[cuda12]"``).
+  XLA needs static shapes, so a graph is compiled once per input shape; the model keeps
+  the number of shapes small by bucketing sequence lengths (``STATIC_SHAPES`` tells it).
+* ``"NUMBA"`` -- PyTensor 3's own default; slow first compile, cached on disk.
+* ``"CVM"`` -- the Theano-style C backend. It is fast only with a BLAS linked: when the
+  ``mkl`` wheel is installed (``pip install mkl``) we link it; otherwise C-mode matrix products
+  fall back to slow code.
+
+Choose with the environment variable ``PASSAGE_MODE`` (read at import) or :func:`set_mode`.
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import sys
+from typing import Iterator, Sequence
+
+import numpy as np
+
+
+def _mkl_ldflags() -> str:
+    """Linker flags for the MKL wheel's runtime library, or "" when it is not installed."""
+    libdir = os.path.join(sys.prefix, "lib")
+    found = sorted(glob.glob(os.path.join(libdir, "libmkl_rt.so*")))
+    if not found:
+        return ""
+    name = os.path.basename(found[-1])
+    return f"-L{libdir} -l:{name} -Wl,-rpath,{libdir}"
+
+
+# PyTensor reads its flags once, at import. Unless the user set them, link the MKL wheel when it is
+# there, and otherwise say "no BLAS" explicitly: that silences PyTensor's import-time warning,
+# which only concerns the C mode (JAX and Numba bring their own matrix products).
+if "blas__ldflags" not in os.environ.get("PYTENSOR_FLAGS", ""):
+    _flags = os.environ.get("PYTENSOR_FLAGS", "")
+    _blas = _mkl_ldflags().replace(",", r"\,")
+    os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (_flags, f"blas__ldflags={_blas}") if f)
+if "floatX" not in os.environ.get("PYTENSOR_FLAGS", ""):
+    os.environ["PYTENSOR_FLAGS"] += ",floatX=float32"
+
+import pytensor  # noqa: E402
+import pytensor.tensor as T  # noqa: E402  (re-exported: layers, costs and updates use T.dot, T.tanh, ...)
+
+__all__ = ["T", "MODES", "STATIC_SHAPES", "mode", "set_mode", "floatX", "precision", "shared",
+           "scan", "grad", "function", "tensor_input", "RandomSource", "cast_floatX"]
+
+MODES = ("JAX", "NUMBA", "CVM", "FAST_COMPILE")
+
+
+def _jax_available() -> bool:
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _default_mode() -> str:
+    chosen = os.environ.get("PASSAGE_MODE", "").upper()
+    if chosen:
+        if chosen not in MODES:
+            raise ValueError(f"PASSAGE_MODE={chosen!r} is not one of {MODES}")
+        return chosen
+    return "JAX" if _jax_available() else "NUMBA"
+
+
+_mode = _default_mode()
+STATIC_SHAPES = _mode == "JAX"
+
+
+def mode() -> str:
+    """The PyTensor mode that compiled functions use now."""
+    return _mode
+
+
+def set_mode(name: str) -> None:
+    """Compile later functions with mode ``name`` (one of ``MODES``); models compiled before keep theirs."""
+    global _mode, STATIC_SHAPES
+    name = name.upper()
+    if name not in MODES:
+        raise ValueError(f"mode {name!r} is not one of {MODES}")
+    if name == "JAX" and not _jax_available():
+        raise ValueError("mode 'JAX' needs jax: pip install jax")
+    _mode = name
+    STATIC_SHAPES = name == "JAX"
+
+
+def _set_jax_float64(enabled: bool) -> None:
+    # JAX computes in float32 unless 64-bit support is on; with it on, some float32 graphs
+    # come back partly float64, so it is on only while float64 models are built and run.
+    if _mode == "JAX":
+        import jax
+        import pytensor.link.jax.dispatch  # noqa: F401  (sets the flag from floatX once, at import)
+        jax.config.update("jax_enable_x64", enabled)
+
+
+def floatX() -> str:
+    """The float dtype new parameters and inputs get ("float32" unless changed by :func:`precision`)."""
+    return pytensor.config.floatX
+
+
+@contextlib.contextmanager
+def precision(dtype: str) -> Iterator[None]:
+    """Build and run models in ``dtype`` inside the block, e.g. ``with precision("float64"):``."""
+    with pytensor.config.change_flags(floatX=dtype):
+        _set_jax_float64(dtype == "float64")
+        try:
+            yield
+        finally:
+            _set_jax_float64(floatX() == "float64")
+
+
+def cast_floatX(value) -> np.ndarray:
+    return np.asarray(value, dtype=floatX())
+
+
+def shared(value: np.ndarray, name: str | None = None):
+    """A shared variable holding ``value`` (a float array is cast to floatX).
+
+    Its shape is fixed (static): XLA needs every shape known when it compiles.
+    """
+    value = np.asarray(value)
+    if value.dtype.kind == "f":
+        value = value.astype(floatX())
+    return pytensor.shared(value, name=name, shape=value.shape)
+
+
+def tensor_input(name: str, dtype: str, shape: Sequence[int | None]):
+    """A symbolic input; ``shape`` entries are ints where static shapes are wanted, else None."""
+    return T.tensor(name=name, dtype=dtype, shape=tuple(shape))
+
+
+def scan(step, sequences, outputs_info, non_sequences=(), go_backwards=False, truncate_gradient=-1):
+    """Run ``step`` over the first (time) axis of ``sequences``; returns the stacked outputs."""
+    return pytensor.scan(step, sequences=list(sequences), outputs_info=list(outputs_info),
+                         non_sequences=list(non_sequences), go_backwards=go_backwards,
+                         truncate_gradient=truncate_gradient, return_updates=False)
+
+
+def grad(cost, wrt):
+    return pytensor.grad(cost, wrt)
+
+
+def function(inputs, outputs, updates=()):
+    """Compile with the current mode."""
+    return pytensor.function(list(inputs), outputs, updates=list(updates), mode=_mode,
+                             on_unused_input="ignore")
+
+
+class RandomSource:
+    """One seeded random state shared by all dropout masks of a model.
+
+    Each draw inside a graph chains the state forward; :meth:`updates` hands the compiled
+    function the final state, so every call of a training function draws fresh masks.
+    """
+
+    def __init__(self, seed: int | None):
+        self.state = pytensor.shared(np.random.default_rng(seed), name="rng")
+        self._next = self.state
+
+    def start_graph(self) -> None:
+        self._next = self.state
+
+    def bernoulli(self, p: float, shape, dtype: str):
+        self._next, sample = T.random.bernoulli(p, size=shape, rng=self._next, return_next_rng=True)
+        return T.cast(sample, dtype)
+
+    def updates(self):
+        return [] if self._next is self.state else [(self.state, self._next)]
+
+    def get_state(self) -> dict:
+        return self.state.get_value(borrow=True).bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        generator = np.random.default_rng()
+        generator.bit_generator.state = state
+        self.state.set_value(generator, borrow=True)

@@ -1,0 +1,365 @@
+"""Layers. The first layer of a model reads its input (Embedding, OneHot, Generic); the rest map
+activations to activations (SimpleRecurrent, GatedRecurrent, LstmRecurrent, Dense).
+
+Shapes are time-major: ids ``(time, batch)``, activations ``(time, batch, features)``; a
+recurrent layer with ``seq_output=False`` returns its last state ``(batch, size)``. Every layer
+receives the padding ``mask`` ``(time, batch)`` (1 for a real step, 0 for padding).
+
+A layer is built once the size of its input is known (:meth:`Layer.build`); then ``params`` holds
+its shared variables, named, in a fixed order that ``weights=`` and :meth:`Layer.get_weights` follow.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from passage import activations, backend, inits
+from passage.backend import T
+
+__all__ = ["Layer", "Embedding", "OneHot", "Generic", "SimpleRecurrent", "GatedRecurrent",
+           "LstmRecurrent", "Dense", "get"]
+
+
+class Layer:
+    """Common machinery: named parameters, weights in and out, dropout, config."""
+
+    is_input = False
+
+    def __init__(self, weights=None, p_drop: float = 0.0):
+        if not 0.0 <= p_drop < 1.0:
+            raise ValueError(f"p_drop is the probability of dropping an input and must be in [0, 1), got {p_drop}")
+        self.p_drop = p_drop
+        self.params: list = []
+        self.built = False
+        self._initial_weights = weights
+
+    def build(self, n_in: int | None, rng: np.random.Generator) -> None:
+        """Create the parameters for an input of ``n_in`` features (None for an input layer)."""
+        self.n_in = n_in
+        self.params = []
+        self.make_params(rng)
+        self.built = True
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+
+    def make_params(self, rng: np.random.Generator) -> None:
+        """Subclasses call :meth:`add_param` for each parameter."""
+
+    def add_param(self, name: str, shape: tuple[int, ...], init, rng: np.random.Generator, blocks: int = 1):
+        """A named parameter of ``shape`` whose last axis holds ``blocks`` gates side by side,
+        each initialised as a matrix of its own."""
+        init = inits.get(init)
+        block_shape = shape[:-1] + (shape[-1] // blocks,)
+        value = np.concatenate([init(block_shape, rng) for _ in range(blocks)], axis=-1)
+        param = backend.shared(value, name=name)
+        setattr(self, name, param)
+        self.params.append(param)
+        return param
+
+    @property
+    def param_names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the parameter values, in ``param_names`` order."""
+        return [p.get_value() for p in self.params]
+
+    def set_weights(self, weights) -> None:
+        """Set values from a list in ``param_names`` order or a dict by name; shapes must match."""
+        if isinstance(weights, dict):
+            unknown = set(weights) - set(self.param_names)
+            if unknown:
+                raise ValueError(f"{type(self).__name__} has no parameters {sorted(unknown)}; it has {self.param_names}")
+            weights = [weights.get(name, p.get_value()) for name, p in zip(self.param_names, self.params)]
+        if len(weights) != len(self.params):
+            raise ValueError(f"{type(self).__name__} takes {len(self.params)} weight arrays "
+                             f"({self.param_names}), got {len(weights)}")
+        for p, value in zip(self.params, weights):
+            value = np.asarray(value)
+            expected = p.get_value(borrow=True).shape
+            if value.shape != expected:
+                raise ValueError(f"{type(self).__name__}.{p.name} has shape {expected}, got {value.shape}")
+            p.set_value(value.astype(p.dtype))
+
+    def dropout(self, x, train: bool, random: backend.RandomSource):
+        """Inverted dropout: while training, zero each input with probability ``p_drop`` and scale
+        the rest by ``1 / (1 - p_drop)``, so nothing changes at prediction time."""
+        if not train or not self.p_drop:
+            return x
+        keep = 1.0 - self.p_drop
+        return x * random.bernoulli(keep, x.shape, x.dtype) / keep
+
+    def get_config(self) -> dict:
+        """JSON-safe settings that rebuild the layer (weights are stored apart)."""
+        raise NotImplementedError
+
+
+def _init_name(init) -> str:
+    return init.lower() if isinstance(init, str) else inits.name_of(init)
+
+
+class Embedding(Layer):
+    """Learned vectors for integer ids: ``(time, batch)`` ids -> ``(time, batch, size)``.
+
+    Padding positions output zeros, so the PAD id's vector (id 0) never gets a gradient from padding.
+    """
+
+    is_input = True
+    input_dtype = "int32"
+
+    def __init__(self, size: int = 128, n_features: int = 256, init="uniform", weights=None):
+        super().__init__(weights=weights)
+        self.size, self.n_features, self.init = size, n_features, init
+        self.n_out = size
+
+    def make_params(self, rng):
+        self.add_param("W", (self.n_features, self.size), self.init, rng)
+
+    def output(self, ids, mask, train, random):
+        return self.W[ids] * mask[:, :, None]  # (T, B, size)
+
+    def get_config(self):
+        return {"size": self.size, "n_features": self.n_features, "init": _init_name(self.init)}
+
+
+class OneHot(Layer):
+    """One-hot vectors for integer ids: ``(time, batch)`` -> ``(time, batch, n_features)``; no parameters."""
+
+    is_input = True
+    input_dtype = "int32"
+
+    def __init__(self, n_features: int = 256):
+        super().__init__()
+        self.n_features = n_features
+        self.n_out = n_features
+
+    def output(self, ids, mask, train, random):
+        one_hot = T.eq(ids[:, :, None], T.arange(self.n_features)[None, None, :])  # (T, B, n_features)
+        return T.cast(one_hot, backend.floatX()) * mask[:, :, None]
+
+    def get_config(self):
+        return {"n_features": self.n_features}
+
+
+class Generic(Layer):
+    """Real-valued sequences, each an array ``(length, size)``: -> ``(time, batch, size)``."""
+
+    is_input = True
+    input_dtype = "float"
+
+    def __init__(self, size: int = 1):
+        super().__init__()
+        self.size = size
+        self.n_out = size
+
+    def output(self, x, mask, train, random):
+        return x * mask[:, :, None]
+
+    def get_config(self):
+        return {"size": self.size}
+
+
+class Recurrent(Layer):
+    """Shared frame of the recurrent layers.
+
+    All time steps' input projections ``x W + b`` are one matrix product before the loop; the
+    loop (``scan``) runs :meth:`step`, which adds the hidden-to-hidden products. At a padding step
+    the states are carried over unchanged: ``s' = m * step(x, s) + (1 - m) * s``, so padding never
+    changes a result. ``direction='backward'`` reads the sequence from its end; with
+    ``seq_output=True`` the states are returned in the original time order either way.
+    """
+
+    n_gates = 1   # blocks of ``size`` columns in W and b
+    n_states = 1  # carried states; the first one is the output h
+
+    def __init__(self, size: int = 256, activation="tanh", gate_activation="steeper_sigmoid",
+                 init="orthogonal", seq_output: bool = False, p_drop: float = 0.0,
+                 truncate_gradient: int = -1, direction: str = "forward", weights=None):
+        super().__init__(weights=weights, p_drop=p_drop)
+        if direction not in ("forward", "backward"):
+            raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
+        self.size, self.init = size, init
+        self.activation_name, self.gate_activation_name = activation, gate_activation
+        self.activation = activations.get(activation)
+        self.gate_activation = activations.get(gate_activation)
+        self.seq_output, self.truncate_gradient, self.direction = seq_output, truncate_gradient, direction
+        self.n_out = size
+
+    def make_params(self, rng):
+        n_cols = self.n_gates * self.size
+        self.add_param("W", (self.n_in, n_cols), self.init, rng, blocks=self.n_gates)
+        self.make_recurrent_params(rng)
+        self.add_param("b", (n_cols,), self.bias_init(), rng)
+
+    def bias_init(self):
+        return inits.Constant(0.0)
+
+    def make_recurrent_params(self, rng):
+        raise NotImplementedError
+
+    def step(self, x_t, *states):
+        """One time step: projected input ``x_t`` (batch, n_gates*size), states (batch, size) each
+        -> new states, unmasked."""
+        raise NotImplementedError
+
+    def _masked_step(self, x_t, m_t, *states):
+        new_states = self.step(x_t, *states)
+        m = m_t[:, None]  # (B, 1): broadcast over features
+        return [m * new + (1.0 - m) * old for new, old in zip(new_states, states)]
+
+    def output(self, x, mask, train, random):
+        x = self.dropout(x, train, random)
+        projected = T.dot(x, self.W) + self.b  # (T, B, n_gates*size)
+        zeros = T.zeros((x.shape[1], self.size), dtype=x.dtype)  # (B, size)
+        states = backend.scan(self._masked_step, sequences=[projected, mask],
+                              outputs_info=[zeros] * self.n_states,
+                              go_backwards=self.direction == "backward",
+                              truncate_gradient=self.truncate_gradient)
+        h = states[0] if self.n_states > 1 else states  # (T, B, size), in the order scan walked
+        if not self.seq_output:
+            return h[-1]  # (B, size): the state after the whole sequence
+        return h[::-1] if self.direction == "backward" else h
+
+    def get_config(self):
+        return {"size": self.size, "activation": self.activation_name,
+                "gate_activation": self.gate_activation_name, "init": _init_name(self.init),
+                "seq_output": self.seq_output, "p_drop": self.p_drop,
+                "truncate_gradient": self.truncate_gradient, "direction": self.direction}
+
+
+class SimpleRecurrent(Recurrent):
+    """Elman RNN: ``h' = act(x W + h U + b)``.
+
+    Parameters: ``W`` (n_in, size), ``U`` (size, size), ``b`` (size,). ``gate_activation`` is unused.
+    """
+
+    def make_recurrent_params(self, rng):
+        self.add_param("U", (self.size, self.size), self.init, rng)
+
+    def step(self, x_t, h):
+        return [self.activation(x_t + T.dot(h, self.U))]
+
+
+class GatedRecurrent(Recurrent):
+    """Gated recurrent unit (Cho et al., 2014), as in the talk and the 2015 library::
+
+        z  = g(x Wz + h Uz + bz)              update gate
+        r  = g(x Wr + h Ur + br)              reset gate
+        h~ = act(x Wh + (r * h) Uh + bh)      candidate; the reset gate applies before Uh
+        h' = z * h + (1 - z) * h~
+
+    ``g`` is ``gate_activation`` (default steeper_sigmoid), ``act`` is ``activation`` (tanh).
+    Parameters: ``W`` (n_in, 3*size) = [Wz | Wr | Wh]; ``U_zr`` (size, 2*size) = [Uz | Ur];
+    ``U_h`` (size, size); ``b`` (3*size,) = [bz | br | bh].
+    """
+
+    n_gates = 3
+
+    def make_recurrent_params(self, rng):
+        self.add_param("U_zr", (self.size, 2 * self.size), self.init, rng, blocks=2)
+        self.add_param("U_h", (self.size, self.size), self.init, rng)
+
+    def step(self, x_t, h):
+        n = self.size
+        zr = self.gate_activation(x_t[:, :2 * n] + T.dot(h, self.U_zr))  # (B, 2n): one product for both gates
+        z, r = zr[:, :n], zr[:, n:]
+        h_candidate = self.activation(x_t[:, 2 * n:] + T.dot(r * h, self.U_h))  # (B, n)
+        return [z * h + (1.0 - z) * h_candidate]
+
+
+class LstmRecurrent(Recurrent):
+    """Long short-term memory (Hochreiter & Schmidhuber, 1997; forget gate of Gers et al., 2000)::
+
+        i  = g(x Wi + h Ui + bi)              input gate
+        f  = g(x Wf + h Uf + bf)              forget gate
+        o  = g(x Wo + h Uo + bo)              output gate
+        c~ = act(x Wc + h Uc + bc)
+        c' = f * c + i * c~
+        h' = o * act(c')
+
+    Parameters: ``W`` (n_in, 4*size) = [Wi | Wf | Wo | Wc]; ``U`` (size, 4*size) in the same
+    order; ``b`` (4*size,), with the forget-gate bias starting at 1 so memory is kept early in
+    training (Jozefowicz et al., 2015). States (h, c); the output is h.
+    """
+
+    n_gates = 4
+    n_states = 2
+
+    def make_recurrent_params(self, rng):
+        self.add_param("U", (self.size, 4 * self.size), self.init, rng, blocks=4)
+
+    def bias_init(self):
+        return lambda shape, rng: np.concatenate([np.zeros(self.size), np.ones(self.size),
+                                                  np.zeros(2 * self.size)])
+
+    def step(self, x_t, h, c):
+        n = self.size
+        gates = x_t + T.dot(h, self.U)  # (B, 4n): one product for all gates
+        i = self.gate_activation(gates[:, :n])
+        f = self.gate_activation(gates[:, n:2 * n])
+        o = self.gate_activation(gates[:, 2 * n:3 * n])
+        c_candidate = self.activation(gates[:, 3 * n:])
+        c_new = f * c + i * c_candidate
+        return [o * self.activation(c_new), c_new]
+
+
+class Dense(Layer):
+    """Fully connected: ``act(x W + b)`` on ``(batch, n_in)``, or per time step on ``(time, batch, n_in)``
+    (a "deep input" below a recurrent layer). Parameters ``W`` (n_in, size), ``b`` (size,)."""
+
+    def __init__(self, size: int = 256, activation="rectify", init="orthogonal", p_drop: float = 0.0,
+                 weights=None):
+        super().__init__(weights=weights, p_drop=p_drop)
+        self.size, self.init = size, init
+        self.activation_name = activation
+        self.activation = activations.get(activation)
+        self.n_out = size
+
+    def make_params(self, rng):
+        self.add_param("W", (self.n_in, self.size), self.init, rng)
+        self.add_param("b", (self.size,), inits.Constant(0.0), rng)
+
+    def output(self, x, mask, train, random):
+        x = self.dropout(x, train, random)
+        return self.activation(T.dot(x, self.W) + self.b)  # (..., size)
+
+    def get_config(self):
+        return {"size": self.size, "activation": self.activation_name, "init": _init_name(self.init),
+                "p_drop": self.p_drop}
+
+
+_BY_NAME = {cls.__name__: cls for cls in (Embedding, OneHot, Generic, SimpleRecurrent, GatedRecurrent,
+                                          LstmRecurrent, Dense)}
+
+
+def get(class_name: str, config: dict) -> Layer:
+    """Rebuild a layer from its class name and :meth:`Layer.get_config` (no code from outside runs)."""
+    try:
+        cls = _BY_NAME[class_name]
+    except KeyError:
+        raise ValueError(f"unknown layer class {class_name!r}; known: {sorted(_BY_NAME)}") from None
+    return cls(**config)
+
+
+def check_stack(layers: Sequence[Layer]) -> None:
+    """Fail early, with a fix, when layers cannot be stacked."""
+    if not layers:
+        raise ValueError("a model needs layers, e.g. [Embedding(...), GatedRecurrent(...), Dense(...)]")
+    if not layers[0].is_input:
+        raise ValueError(f"the first layer must read the input (Embedding, OneHot or Generic), got "
+                         f"{type(layers[0]).__name__}")
+    for position, layer in enumerate(layers[1:], start=1):
+        if layer.is_input:
+            raise ValueError(f"{type(layer).__name__} reads raw input and can only be the first layer "
+                             f"(found at position {position})")
+    sequence = True
+    for layer in layers[1:]:
+        if isinstance(layer, Recurrent):
+            if not sequence:
+                raise ValueError(f"{type(layer).__name__} needs sequences, but the recurrent layer before it "
+                                 "has seq_output=False; set seq_output=True on all but the last recurrent layer")
+            sequence = layer.seq_output
+    if sequence:
+        raise ValueError("the model must end with a summary of each sequence: give the last recurrent "
+                         "layer seq_output=False")

@@ -1,0 +1,226 @@
+"""Optimizers ("updaters"): each turns a cost and parameters into a list of shared-variable updates.
+
+Every updater shares the same frame (:class:`Update`): gradients, an optional :class:`Regularizer`,
+one global-norm clip, then the optimizer's own ``step`` per parameter. The learning rate lives in a
+shared variable, so ``updater.lr = 0.1`` between epochs takes effect without recompiling.
+Optimizer state (moments, accumulators) is created once per parameter and reused by every
+function the model compiles.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from passage import backend
+from passage.backend import T
+
+__all__ = ["Regularizer", "Update", "SGD", "Momentum", "NAG", "Adagrad", "Adadelta", "RMSprop",
+           "Adam", "get"]
+
+
+class Regularizer:
+    """L1 and L2 penalties added to the gradient, and a max-norm constraint on each weight
+    column (the incoming weights of one unit) applied after the step."""
+
+    def __init__(self, l1: float = 0.0, l2: float = 0.0, maxnorm: float = 0.0):
+        self.l1, self.l2, self.maxnorm = l1, l2, maxnorm
+
+    def gradient(self, p, g):
+        if self.l2:
+            g = g + self.l2 * p
+        if self.l1:
+            g = g + self.l1 * T.sgn(p)
+        return g
+
+    def constrain(self, p):
+        if self.maxnorm and p.ndim == 2:
+            norms = T.sqrt(T.sqr(p).sum(axis=0, keepdims=True))  # (1, n_out)
+            p = p * T.minimum(1.0, self.maxnorm / (norms + 1e-7))
+        return p
+
+    def get_config(self) -> dict:
+        return {"l1": self.l1, "l2": self.l2, "maxnorm": self.maxnorm}
+
+
+class Update:
+    """Base of all updaters. Subclasses define ``step(p, g) -> new p`` using :meth:`slot` for state."""
+
+    def __init__(self, lr: float, clipnorm: float = 0.0, regularizer: Regularizer | None = None):
+        self._lr = backend.shared(np.asarray(lr, dtype=backend.floatX()), name="lr")
+        self.clipnorm = clipnorm
+        self.regularizer = regularizer if regularizer is not None else Regularizer()
+        self._slots: dict[tuple[int, str], object] = {}
+        self._pending: list = []
+
+    @property
+    def lr(self) -> float:
+        return float(self._lr.get_value())
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr.set_value(np.asarray(value, dtype=self._lr.dtype))
+
+    def slot(self, p, name: str, init: float = 0.0):
+        """Shared state shaped like ``p`` (or a scalar when ``p`` is None), made once and reused.
+        The step writes the new value with :meth:`assign`."""
+        key = (id(p), name)
+        if key not in self._slots:
+            value = np.full(() if p is None else p.get_value(borrow=True).shape, init, dtype=backend.floatX())
+            self._slots[key] = backend.shared(value, name=f"{getattr(p, 'name', None)}_{name}")
+        return self._slots[key]
+
+    def assign(self, state, value) -> None:
+        self._pending.append((state, value))
+
+    @property
+    def state(self) -> list:
+        """The optimizer's shared state variables, in creation order (for checkpoints)."""
+        return list(self._slots.values())
+
+    def get_updates(self, params, cost):
+        grads = backend.grad(cost, params)
+        grads = [self.regularizer.gradient(p, g) for p, g in zip(params, grads)]
+        if self.clipnorm:
+            norm = T.sqrt(sum(T.sqr(g).sum() for g in grads))
+            scale = T.minimum(1.0, self.clipnorm / (norm + 1e-7))
+            grads = [g * scale for g in grads]
+        self._pending = []
+        self.begin()
+        updates = [(p, self.regularizer.constrain(self.step(p, g))) for p, g in zip(params, grads)]
+        return updates + self._pending
+
+    def begin(self) -> None:
+        """Called once per compiled function before the per-parameter steps (Adam counts steps here)."""
+
+    def step(self, p, g):
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        config = {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "regularizer"}
+        config.update(lr=self.lr, regularizer=self.regularizer.get_config())
+        return config
+
+
+class SGD(Update):
+    """``p <- p - lr * g``"""
+
+    def __init__(self, lr: float = 0.01, **kwargs):
+        super().__init__(lr, **kwargs)
+
+    def step(self, p, g):
+        return p - self._lr * g
+
+
+class Momentum(Update):
+    """Classical momentum: ``v <- momentum * v - lr * g; p <- p + v``"""
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9, **kwargs):
+        super().__init__(lr, **kwargs)
+        self.momentum = momentum
+
+    def step(self, p, g):
+        v = self.slot(p, "velocity")
+        v_new = self.momentum * v - self._lr * g
+        self.assign(v, v_new)
+        return p + v_new
+
+
+class NAG(Momentum):
+    """Nesterov momentum (Sutskever et al., 2013 form): ``v <- momentum * v - lr * g;
+    p <- p + momentum * v - lr * g``"""
+
+    def step(self, p, g):
+        v = self.slot(p, "velocity")
+        v_new = self.momentum * v - self._lr * g
+        self.assign(v, v_new)
+        return p + self.momentum * v_new - self._lr * g
+
+
+class Adagrad(Update):
+    """Duchi et al. (2011): ``a <- a + g^2; p <- p - lr * g / sqrt(a + epsilon)``"""
+
+    def __init__(self, lr: float = 0.01, epsilon: float = 1e-6, **kwargs):
+        super().__init__(lr, **kwargs)
+        self.epsilon = epsilon
+
+    def step(self, p, g):
+        a = self.slot(p, "accumulator")
+        a_new = a + T.sqr(g)
+        self.assign(a, a_new)
+        return p - self._lr * g / T.sqrt(a_new + self.epsilon)
+
+
+class Adadelta(Update):
+    """Zeiler (2012): ``a <- rho a + (1-rho) g^2; u = g sqrt(d + eps) / sqrt(a + eps);
+    p <- p - lr * u; d <- rho d + (1-rho) u^2`` (``lr=1`` is the paper's; Passage used 0.5)."""
+
+    def __init__(self, lr: float = 0.5, rho: float = 0.95, epsilon: float = 1e-6, **kwargs):
+        super().__init__(lr, **kwargs)
+        self.rho, self.epsilon = rho, epsilon
+
+    def step(self, p, g):
+        a, d = self.slot(p, "accumulator"), self.slot(p, "delta_accumulator")
+        a_new = self.rho * a + (1 - self.rho) * T.sqr(g)
+        u = g * T.sqrt(d + self.epsilon) / T.sqrt(a_new + self.epsilon)
+        self.assign(a, a_new)
+        self.assign(d, self.rho * d + (1 - self.rho) * T.sqr(u))
+        return p - self._lr * u
+
+
+class RMSprop(Update):
+    """Tieleman & Hinton (2012): ``a <- rho a + (1-rho) g^2; p <- p - lr * g / sqrt(a + epsilon)``"""
+
+    def __init__(self, lr: float = 0.001, rho: float = 0.9, epsilon: float = 1e-6, **kwargs):
+        super().__init__(lr, **kwargs)
+        self.rho, self.epsilon = rho, epsilon
+
+    def step(self, p, g):
+        a = self.slot(p, "accumulator")
+        a_new = self.rho * a + (1 - self.rho) * T.sqr(g)
+        self.assign(a, a_new)
+        return p - self._lr * g / T.sqrt(a_new + self.epsilon)
+
+
+class Adam(Update):
+    """Kingma & Ba (2015), Algorithm 1: ``t <- t+1; m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2;
+    p <- p - lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + epsilon)``"""
+
+    def __init__(self, lr: float = 0.001, b1: float = 0.9, b2: float = 0.999, epsilon: float = 1e-8,
+                 **kwargs):
+        super().__init__(lr, **kwargs)
+        self.b1, self.b2, self.epsilon = b1, b2, epsilon
+
+    def begin(self) -> None:
+        t = self.slot(None, "t")
+        self._t = t + 1.0
+        self.assign(t, self._t)
+
+    def step(self, p, g):
+        m, v = self.slot(p, "m"), self.slot(p, "v")
+        m_new = self.b1 * m + (1 - self.b1) * g
+        v_new = self.b2 * v + (1 - self.b2) * T.sqr(g)
+        self.assign(m, m_new)
+        self.assign(v, v_new)
+        m_hat = m_new / (1 - self.b1 ** self._t)
+        v_hat = v_new / (1 - self.b2 ** self._t)
+        return p - self._lr * m_hat / (T.sqrt(v_hat) + self.epsilon)
+
+
+_BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, Momentum, NAG, Adagrad, Adadelta, RMSprop, Adam)}
+
+
+def get(identifier) -> Update:
+    """An updater from a name (case-insensitive, default settings), a class, or an instance."""
+    if isinstance(identifier, Update):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Update):
+        return identifier()
+    try:
+        return _BY_NAME[str(identifier).lower()]()
+    except KeyError:
+        raise ValueError(f"unknown updater {identifier!r}; choose one of {sorted(_BY_NAME)}") from None
+
+
+def from_config(name: str, config: dict) -> Update:
+    config = dict(config)
+    regularizer = Regularizer(**config.pop("regularizer", {}))
+    return _BY_NAME[name.lower()](regularizer=regularizer, **config)
