@@ -21,6 +21,7 @@ import contextlib
 import glob
 import os
 import sys
+import warnings
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -93,6 +94,11 @@ def set_mode(name: str) -> None:
     STATIC_SHAPES = name == "JAX"
 
 
+# PyTensor sums float32 in a float64 accumulator; JAX, computing in float32, warns at each trace
+# that it keeps float32. That is what we want, so the warning would only be noise for users.
+warnings.filterwarnings("ignore", message="Explicitly requested dtype float64 requested in astype")
+
+
 def _set_jax_float64(enabled: bool) -> None:
     # JAX computes in float32 unless 64-bit support is on; with it on, some float32 graphs
     # come back partly float64, so it is on only while float64 models are built and run.
@@ -151,8 +157,12 @@ def grad(cost, wrt):
 
 def function(inputs, outputs, updates=()):
     """Compile with the current mode."""
-    return pytensor.function(list(inputs), outputs, updates=list(updates), mode=_mode,
-                             on_unused_input="ignore")
+    with warnings.catch_warnings():
+        # JAX mode keeps its own copy of a random state and advances that copy on each call;
+        # PyTensor says so every compile. Dropout masks stay seeded and fresh each call.
+        warnings.filterwarnings("ignore", message="The RandomType SharedVariables")
+        return pytensor.function(list(inputs), outputs, updates=list(updates), mode=_mode,
+                                 on_unused_input="ignore")
 
 
 class RandomSource:

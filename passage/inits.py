@@ -53,7 +53,8 @@ class Identity:
 
     def __call__(self, shape, rng: np.random.Generator) -> np.ndarray:
         if len(shape) != 2 or shape[0] != shape[1]:
-            raise ValueError(f"identity init needs a square shape, got {shape}")
+            raise ValueError(f"identity init needs a square shape, got {shape}; for recurrent layers "
+                             "use inner_init='identity' (it initialises the square recurrent weights)")
         return self.scale * np.eye(shape[0])
 
 

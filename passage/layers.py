@@ -166,7 +166,9 @@ class Recurrent(Layer):
     All time steps' input projections ``x W + b`` are one matrix product before the loop; the
     loop (``scan``) runs :meth:`step`, which adds the hidden-to-hidden products. At a padding step
     the states are carried over unchanged: ``s' = m * step(x, s) + (1 - m) * s``, so padding never
-    changes a result. ``direction='backward'`` reads the sequence from its end; with
+    changes a result. ``init`` initialises the input weights W, ``inner_init`` (default: the same)
+    the recurrent weights U, e.g. ``inner_init='identity'`` with ``activation='rectify'`` (Le et
+    al., 2015). ``direction='backward'`` reads the sequence from its end; with
     ``seq_output=True`` the states are returned in the original time order either way.
     """
 
@@ -175,11 +177,12 @@ class Recurrent(Layer):
 
     def __init__(self, size: int = 256, activation="tanh", gate_activation="steeper_sigmoid",
                  init="orthogonal", seq_output: bool = False, p_drop: float = 0.0,
-                 truncate_gradient: int = -1, direction: str = "forward", weights=None):
+                 truncate_gradient: int = -1, direction: str = "forward", weights=None, inner_init=None):
         super().__init__(weights=weights, p_drop=p_drop)
         if direction not in ("forward", "backward"):
             raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
         self.size, self.init = size, init
+        self.inner_init = init if inner_init is None else inner_init
         self.activation_name, self.gate_activation_name = activation, gate_activation
         self.activation = activations.get(activation)
         self.gate_activation = activations.get(gate_activation)
@@ -224,6 +227,7 @@ class Recurrent(Layer):
     def get_config(self):
         return {"size": self.size, "activation": self.activation_name,
                 "gate_activation": self.gate_activation_name, "init": _init_name(self.init),
+                "inner_init": _init_name(self.inner_init),
                 "seq_output": self.seq_output, "p_drop": self.p_drop,
                 "truncate_gradient": self.truncate_gradient, "direction": self.direction}
 
@@ -235,7 +239,7 @@ class SimpleRecurrent(Recurrent):
     """
 
     def make_recurrent_params(self, rng):
-        self.add_param("U", (self.size, self.size), self.init, rng)
+        self.add_param("U", (self.size, self.size), self.inner_init, rng)
 
     def step(self, x_t, h):
         return [self.activation(x_t + T.dot(h, self.U))]
@@ -257,8 +261,8 @@ class GatedRecurrent(Recurrent):
     n_gates = 3
 
     def make_recurrent_params(self, rng):
-        self.add_param("U_zr", (self.size, 2 * self.size), self.init, rng, blocks=2)
-        self.add_param("U_h", (self.size, self.size), self.init, rng)
+        self.add_param("U_zr", (self.size, 2 * self.size), self.inner_init, rng, blocks=2)
+        self.add_param("U_h", (self.size, self.size), self.inner_init, rng)
 
     def step(self, x_t, h):
         n = self.size
@@ -287,7 +291,7 @@ class LstmRecurrent(Recurrent):
     n_states = 2
 
     def make_recurrent_params(self, rng):
-        self.add_param("U", (self.size, 4 * self.size), self.init, rng, blocks=4)
+        self.add_param("U", (self.size, 4 * self.size), self.inner_init, rng, blocks=4)
 
     def bias_init(self):
         return lambda shape, rng: np.concatenate([np.zeros(self.size), np.ones(self.size),

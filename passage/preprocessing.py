@@ -1,0 +1,168 @@
+"""Text in: the Tokenizer (words or characters to integer ids) and an HTML cleaning helper.
+
+Ids: ``PAD = 0`` (padding, never a token), ``UNK = 1`` (any token not in the vocabulary), then
+the vocabulary from 2 on, most frequent first (document frequency; ties in string order, so the
+same texts always give the same ids).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from typing import Iterable, Sequence
+
+__all__ = ["PAD", "UNK", "Tokenizer", "clean", "tokenize"]
+
+log = logging.getLogger("passage")
+
+PAD, UNK = 0, 1
+_RESERVED = 2
+UNK_TOKEN = "<unk>"
+
+# A word (letters, digits, underscore, in any script) with an optional contraction ("don't",
+# "it's"), or any single other non-space character ("!", "(", an emoji) as a token of its own.
+_WORD = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
+
+
+def tokenize(text: str, character: bool = False) -> list[str]:
+    """Split ``text`` into tokens: words and punctuation, or every character."""
+    return list(text) if character else _WORD.findall(text)
+
+
+class Tokenizer:
+    """Map texts to lists of integer ids.
+
+    Parameters
+    ----------
+    max_features : int
+        The most ids the model will see, PAD and UNK included: the vocabulary keeps the
+        ``max_features - 2`` tokens found in the most documents.
+    min_df : int
+        Keep only tokens found in at least this many documents.
+    lowercase : bool
+        Lowercase texts before splitting.
+    character : bool
+        Character mode: every character (spaces included) is a token.
+    max_len : int or None
+        Cut longer texts to ``max_len`` ids, keeping their start (``keep='start'``) or end
+        (``keep='end'``). No text is ever dropped; how many were cut is logged.
+    """
+
+    def __init__(self, max_features: int = 9997, min_df: int = 10, lowercase: bool = True,
+                 character: bool = False, max_len: int | None = None, keep: str = "start"):
+        if max_features < _RESERVED + 1:
+            raise ValueError(f"max_features counts PAD and UNK too, so it must be at least 3, got {max_features}")
+        if min_df < 1:
+            raise ValueError(f"min_df must be at least 1, got {min_df}")
+        if keep not in ("start", "end"):
+            raise ValueError(f"keep must be 'start' or 'end', got {keep!r}")
+        if max_len is not None and max_len < 1:
+            raise ValueError(f"max_len must be a positive number of ids or None, got {max_len}")
+        self.max_features, self.min_df = max_features, min_df
+        self.lowercase, self.character = lowercase, character
+        self.max_len, self.keep = max_len, keep
+        self.vocabulary: list[str] | None = None
+        self.encoder: dict[str, int] = {}
+
+    def _tokens(self, texts: Iterable[str]) -> Iterable[list[str]]:
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"text {i} is a {type(text).__name__}, not a string")
+            yield tokenize(text.lower() if self.lowercase else text, self.character)
+
+    def _fit_tokens(self, token_lists: Sequence[list[str]]) -> "Tokenizer":
+        document_frequency = Counter()
+        for tokens in token_lists:
+            document_frequency.update(set(tokens))
+        kept = [(df, token) for token, df in document_frequency.items() if df >= self.min_df]
+        kept.sort(key=lambda pair: (-pair[0], pair[1]))
+        self.vocabulary = [token for _, token in kept[:self.max_features - _RESERVED]]
+        self.encoder = {token: i for i, token in enumerate(self.vocabulary, start=_RESERVED)}
+        return self
+
+    def fit(self, texts: Iterable[str]) -> "Tokenizer":
+        """Learn the vocabulary of ``texts``."""
+        return self._fit_tokens(list(self._tokens(texts)))
+
+    def _encode(self, token_lists: Iterable[list[str]]) -> list[list[int]]:
+        if self.vocabulary is None:
+            raise RuntimeError("this Tokenizer is not fitted yet: call fit(texts) or fit_transform(texts) first")
+        get = self.encoder.get
+        sequences = [[get(token, UNK) for token in tokens] for tokens in token_lists]
+        if self.max_len is not None:
+            cut = sum(len(s) > self.max_len for s in sequences)
+            if cut:
+                log.info("Tokenizer: cut %d of %d texts to max_len=%d ids (kept the %s)", cut,
+                         len(sequences), self.max_len, self.keep)
+                end = self.max_len
+                sequences = [s[:end] if self.keep == "start" else s[-end:] for s in sequences]
+        return sequences
+
+    def transform(self, texts: Iterable[str]) -> list[list[int]]:
+        """Each text as a list of ids (an empty text gives an empty list)."""
+        return self._encode(self._tokens(texts))
+
+    def fit_transform(self, texts: Iterable[str]) -> list[list[int]]:
+        """``fit`` then ``transform``, splitting each text only once."""
+        token_lists = list(self._tokens(texts))
+        return self._fit_tokens(token_lists)._encode(token_lists)
+
+    def inverse_transform(self, sequences: Iterable[Sequence[int]]) -> list[str]:
+        """Texts back from ids: tokens joined by spaces (characters joined as they were);
+        PAD is skipped and unknown tokens read ``<unk>``."""
+        if self.vocabulary is None:
+            raise RuntimeError("this Tokenizer is not fitted yet: call fit(texts) first")
+        decoder = [None, UNK_TOKEN] + self.vocabulary
+        joiner = "" if self.character else " "
+        return [joiner.join(decoder[int(i)] for i in ids if int(i) != PAD) for ids in sequences]
+
+    @property
+    def n_features(self) -> int:
+        """How many distinct ids ``transform`` can output (PAD and UNK included): the
+        ``n_features`` of the model's Embedding or OneHot layer."""
+        if self.vocabulary is None:
+            raise RuntimeError("this Tokenizer is not fitted yet: call fit(texts) first")
+        return len(self.vocabulary) + _RESERVED
+
+    def get_config(self) -> dict:
+        """JSON-safe settings and vocabulary; :meth:`from_config` rebuilds the same Tokenizer."""
+        return {"max_features": self.max_features, "min_df": self.min_df, "lowercase": self.lowercase,
+                "character": self.character, "max_len": self.max_len, "keep": self.keep,
+                "vocabulary": self.vocabulary}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Tokenizer":
+        config = dict(config)
+        vocabulary = config.pop("vocabulary")
+        tokenizer = cls(**config)
+        if vocabulary is not None:
+            if not all(isinstance(token, str) for token in vocabulary) or len(set(vocabulary)) != len(vocabulary):
+                raise ValueError("a Tokenizer vocabulary must be a list of distinct strings")
+            tokenizer.vocabulary = list(vocabulary)
+            tokenizer.encoder = {token: i for i, token in enumerate(vocabulary, start=_RESERVED)}
+        return tokenizer
+
+
+_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def clean(text: str) -> str:
+    """Text content of an HTML fragment, lowercased and stripped (the talk's cleaning step).
+
+    Line breaks (``<br />``) become spaces. Plain text passes through; broken markup is read as
+    well as lxml can, and if it cannot parse a document at all, tags are cut out by pattern
+    instead: a document is never lost.
+    """
+    import lxml.etree
+    import lxml.html
+
+    text = _BREAK.sub(" ", text)
+    if not text.strip():
+        return ""
+    try:
+        content = lxml.html.fromstring(text).text_content()
+    except (lxml.etree.ParserError, ValueError):
+        content = _TAG.sub(" ", text)
+    return content.lower().strip()
+

@@ -1,0 +1,265 @@
+"""Layers against plain-numpy re-writings of their docstring equations, on random float64 weights."""
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from passage import backend, layers
+from passage.layers import Dense, Embedding, GatedRecurrent, LstmRecurrent, OneHot, SimpleRecurrent
+
+N_IN, SIZE, LENGTH, BATCH = 3, 4, 6, 3
+LENGTHS = [6, 4, 1]  # padded to LENGTH; the last sequence is one real step
+
+
+def steeper_sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-3.75 * x))
+
+
+def numpy_simple(x, h, w):
+    return [np.tanh(x @ w["W"] + h @ w["U"] + w["b"])]
+
+
+def numpy_gru(x, h, w):
+    n = SIZE
+    Wz, Wr, Wh = w["W"][:, :n], w["W"][:, n:2 * n], w["W"][:, 2 * n:]
+    Uz, Ur = w["U_zr"][:, :n], w["U_zr"][:, n:]
+    bz, br, bh = w["b"][:n], w["b"][n:2 * n], w["b"][2 * n:]
+    z = steeper_sigmoid(x @ Wz + h @ Uz + bz)
+    r = steeper_sigmoid(x @ Wr + h @ Ur + br)
+    h_candidate = np.tanh(x @ Wh + (r * h) @ w["U_h"] + bh)
+    return [z * h + (1 - z) * h_candidate]
+
+
+def numpy_lstm(x, h, c, w):
+    n = SIZE
+    gates = x @ w["W"] + h @ w["U"] + w["b"]
+    i, f, o = (steeper_sigmoid(gates[:, k * n:(k + 1) * n]) for k in range(3))
+    c_new = f * c + i * np.tanh(gates[:, 3 * n:])
+    return [o * np.tanh(c_new), c_new]
+
+
+REFERENCES = [(SimpleRecurrent, numpy_simple), (GatedRecurrent, numpy_gru), (LstmRecurrent, numpy_lstm)]
+
+
+def numpy_run(reference, x, lengths, w, n_states, backward=False):
+    """Each sequence alone, unpadded, step by step: (batch, size) last states and per-step outputs."""
+    last, outputs = [], np.zeros((x.shape[0], x.shape[1], SIZE))
+    for b, n in enumerate(lengths):
+        steps = range(n - 1, -1, -1) if backward else range(n)
+        states = [np.zeros((1, SIZE)) for _ in range(n_states)]
+        for t in steps:
+            states = reference(x[t, b:b + 1], *states, w)
+            outputs[t, b] = states[0][0]
+        last.append(states[0][0])
+    return np.array(last), outputs
+
+
+def random_weights(layer, rng):
+    """Random float64 values for every parameter (biases too: zero biases hide mistakes)."""
+    return {name: rng.normal(0, 0.5, p.get_value().shape) for name, p in zip(layer.param_names, layer.params)}
+
+
+def compile_layer(layer, x_shape, with_grad=False):
+    x = backend.tensor_input("x", "float64", x_shape)
+    mask = backend.tensor_input("mask", "float64", x_shape[:2])
+    out = layer.output(x, mask, train=False, random=None)
+    if not with_grad:
+        return backend.function([x, mask], out)
+    coefficients = backend.tensor_input("c", "float64", (None,) * out.ndim)
+    cost = (out * coefficients).sum()
+    return backend.function([x, mask, coefficients], [cost] + backend.grad(cost, layer.params))
+
+
+def mask_of(lengths, length=LENGTH):
+    return (np.arange(length)[:, None] < np.array(lengths)[None, :]).astype("float64")
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    with backend.precision("float64"):
+        yield
+
+
+@pytest.mark.parametrize("cls, reference", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_recurrent_matches_numpy_reference_over_masked_sequences(cls, reference, direction):
+    rng = np.random.default_rng(1)
+    layer = cls(size=SIZE, seq_output=True, direction=direction)
+    layer.build(N_IN, rng)
+    w = random_weights(layer, rng)
+    layer.set_weights(w)
+    x = rng.normal(size=(LENGTH, BATCH, N_IN))
+    mask = mask_of(LENGTHS)
+    expected_last, expected_seq = numpy_run(reference, x, LENGTHS, w, cls.n_states, direction == "backward")
+
+    got_seq = compile_layer(layer, x.shape)(x, mask)
+    for b, n in enumerate(LENGTHS):
+        assert_allclose(got_seq[:n, b], expected_seq[:n, b], rtol=1e-10, atol=1e-12)
+
+    layer.seq_output = False
+    got_last = compile_layer(layer, x.shape)(x, mask)
+    if direction == "forward":
+        assert_allclose(got_last, expected_last, rtol=1e-10, atol=1e-12)
+    else:  # a backward layer ends on the first step
+        assert_allclose(got_last, expected_seq[0], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [SimpleRecurrent, GatedRecurrent, LstmRecurrent])
+def test_backward_equals_forward_on_reversed_sequence(cls):
+    rng = np.random.default_rng(2)
+    forward = cls(size=SIZE, seq_output=True)
+    forward.build(N_IN, rng)
+    backward = cls(size=SIZE, seq_output=True, direction="backward", weights=forward.get_weights())
+    backward.build(N_IN, rng)
+    x, mask = rng.normal(size=(LENGTH, BATCH, N_IN)), np.ones((LENGTH, BATCH))
+    assert_allclose(compile_layer(backward, x.shape)(x, mask),
+                    compile_layer(forward, x.shape)(x[::-1], mask)[::-1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [SimpleRecurrent, GatedRecurrent, LstmRecurrent])
+def test_padding_changes_nothing(cls):
+    rng = np.random.default_rng(3)
+    layer = cls(size=SIZE)
+    layer.build(N_IN, rng)
+    layer.set_weights(random_weights(layer, rng))
+    x = rng.normal(size=(4, 1, N_IN))
+    alone = compile_layer(layer, x.shape)(x, np.ones((4, 1)))
+    padded = np.concatenate([x, rng.normal(size=(5, 1, N_IN))])  # garbage after the end
+    assert_allclose(compile_layer(layer, padded.shape)(padded, mask_of([4], 9)), alone, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [SimpleRecurrent, GatedRecurrent, LstmRecurrent])
+def test_gradients_match_finite_differences_through_scan_and_mask(cls):
+    rng = np.random.default_rng(4)
+    layer = cls(size=SIZE, seq_output=True)
+    layer.build(N_IN, rng)
+    layer.set_weights(random_weights(layer, rng))
+    x, mask = rng.normal(size=(LENGTH, BATCH, N_IN)), mask_of(LENGTHS)
+    coefficients = rng.normal(size=(LENGTH, BATCH, SIZE))
+    f = compile_layer(layer, x.shape, with_grad=True)
+    cost, *grads = f(x, mask, coefficients)
+    eps = 1e-6
+    for p, g in zip(layer.params, grads):
+        value = p.get_value()
+        for index in [tuple(rng.integers(s) for s in value.shape) for _ in range(4)]:
+            shifted = value.copy()
+            shifted[index] += eps
+            p.set_value(shifted)
+            up = f(x, mask, coefficients)[0]
+            shifted[index] -= 2 * eps
+            p.set_value(shifted)
+            down = f(x, mask, coefficients)[0]
+            p.set_value(value)
+            assert_allclose(g[index], (up - down) / (2 * eps), rtol=1e-5, atol=1e-8, err_msg=f"{p.name}{index}")
+
+
+def test_all_ones_mask_equals_unmasked_reference():
+    rng = np.random.default_rng(5)
+    layer = GatedRecurrent(size=SIZE)
+    layer.build(N_IN, rng)
+    w = random_weights(layer, rng)
+    layer.set_weights(w)
+    x = rng.normal(size=(LENGTH, BATCH, N_IN))
+    expected, _ = numpy_run(numpy_gru, x, [LENGTH] * BATCH, w, 1)
+    assert_allclose(compile_layer(layer, x.shape)(x, np.ones((LENGTH, BATCH))), expected, rtol=1e-10)
+
+
+def test_dense_applies_per_time_step_on_sequences():
+    rng = np.random.default_rng(6)
+    dense = Dense(size=5, activation="tanh")
+    dense.build(N_IN, rng)
+    w = random_weights(dense, rng)
+    dense.set_weights(w)
+    x = rng.normal(size=(LENGTH, BATCH, N_IN))
+    got = compile_layer(dense, x.shape)(x, np.ones((LENGTH, BATCH)))
+    assert_allclose(got, np.tanh(x @ w["W"] + w["b"]), rtol=1e-12)
+
+
+def test_embedding_and_one_hot_zero_padding_steps():
+    rng = np.random.default_rng(7)
+    ids = backend.tensor_input("ids", "int32", (3, 2))
+    mask = backend.tensor_input("mask", "float64", (3, 2))
+    embedding = Embedding(size=4, n_features=10)
+    embedding.build(None, rng)
+    one_hot = OneHot(n_features=10)
+    one_hot.build(None, rng)
+    f = backend.function([ids, mask], [embedding.output(ids, mask, False, None), one_hot.output(ids, mask, False, None)])
+    x = np.array([[3, 5], [4, 0], [0, 0]], dtype="int32")
+    m = mask_of([2, 1], 3)
+    vectors, one_hots = f(x, m)
+    W = embedding.get_weights()[0]
+    assert_allclose(vectors[0, 0], W[3])
+    assert_allclose(vectors[1, 1], 0.0)
+    assert_allclose(one_hots[1, 0], np.eye(10)[4])
+    assert one_hots[2].sum() == 0
+
+
+def test_embedding_pad_row_gets_no_gradient():
+    rng = np.random.default_rng(8)
+    ids = backend.tensor_input("ids", "int32", (3, 2))
+    mask = backend.tensor_input("mask", "float64", (3, 2))
+    embedding = Embedding(size=4, n_features=10)
+    embedding.build(None, rng)
+    cost = (embedding.output(ids, mask, False, None) ** 2).sum()
+    grad = backend.function([ids, mask], backend.grad(cost, embedding.W))
+    g = grad(np.array([[3, 5], [4, 0], [0, 0]], dtype="int32"), mask_of([2, 1], 3))
+    assert np.all(g[0] == 0) and np.any(g[3] != 0)
+
+
+def test_dropout_is_inverted_and_only_while_training():
+    rng = np.random.default_rng(9)
+    dense = Dense(size=200, activation="linear", init="identity", p_drop=0.75)
+    dense.build(200, rng)
+    x = backend.tensor_input("x", "float64", (50, 200))
+    random = backend.RandomSource(0)
+    random.start_graph()
+    train = backend.function([x], dense.output(x, None, True, random), updates=[])
+    ones = np.ones((50, 200))
+    dropped = train(ones)
+    assert set(np.unique(dropped)) == {0.0, 4.0}
+    assert abs((dropped == 0).mean() - 0.75) < 0.02
+    assert_allclose(backend.function([x], dense.output(x, None, False, random))(ones), ones)
+
+
+def test_config_rebuilds_the_layer_and_weights_round_trip():
+    rng = np.random.default_rng(10)
+    layer = LstmRecurrent(size=SIZE, activation="hard_tanh", seq_output=True, p_drop=0.5, direction="backward")
+    layer.build(N_IN, rng)
+    rebuilt = layers.get("LstmRecurrent", layer.get_config())
+    assert rebuilt.get_config() == layer.get_config()
+    rebuilt = layers.get("LstmRecurrent", dict(layer.get_config(), weights=layer.get_weights()))
+    rebuilt.build(N_IN, np.random.default_rng(99))
+    for a, b in zip(rebuilt.get_weights(), layer.get_weights()):
+        assert_allclose(a, b)
+
+
+def test_wrong_weights_are_refused_with_the_expected_shape():
+    layer = GatedRecurrent(size=SIZE, weights={"U_h": np.zeros((2, 2))})
+    with pytest.raises(ValueError, match=r"U_h has shape \(4, 4\)"):
+        layer.build(N_IN, np.random.default_rng(0))
+
+
+def test_gru_parameters_are_named_and_ordered():
+    layer = GatedRecurrent(size=SIZE)
+    layer.build(N_IN, np.random.default_rng(0))
+    assert layer.param_names == ["W", "U_zr", "U_h", "b"]
+    assert [w.shape for w in layer.get_weights()] == [(N_IN, 3 * SIZE), (SIZE, 2 * SIZE), (SIZE, SIZE), (3 * SIZE,)]
+
+
+def test_lstm_forget_bias_starts_at_one():
+    layer = LstmRecurrent(size=SIZE)
+    layer.build(N_IN, np.random.default_rng(0))
+    b = layer.get_weights()[-1]
+    assert_allclose(b[SIZE:2 * SIZE], 1.0)
+    assert_allclose(np.delete(b, np.s_[SIZE:2 * SIZE]), 0.0)
+
+
+def test_stack_errors_say_how_to_fix():
+    with pytest.raises(ValueError, match="first layer must read the input"):
+        layers.check_stack([GatedRecurrent(4), Dense(1)])
+    with pytest.raises(ValueError, match="seq_output=True on all but the last"):
+        layers.check_stack([Embedding(4, 10), GatedRecurrent(4), GatedRecurrent(4), Dense(1)])
+    with pytest.raises(ValueError, match="seq_output=False"):
+        layers.check_stack([Embedding(4, 10), GatedRecurrent(4, seq_output=True), Dense(1)])
+    layers.check_stack([Embedding(4, 10), Dense(8), GatedRecurrent(4, seq_output=True),
+                        LstmRecurrent(4), Dense(8), Dense(1)])
+
