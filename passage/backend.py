@@ -116,12 +116,12 @@ def floatX() -> str:
 @contextlib.contextmanager
 def precision(dtype: str) -> Iterator[None]:
     """Build and run models in ``dtype`` inside the block, e.g. ``with precision("float64"):``."""
-    with pytensor.config.change_flags(floatX=dtype):
-        _set_jax_float64(dtype == "float64")
-        try:
+    try:
+        with pytensor.config.change_flags(floatX=dtype):
+            _set_jax_float64(dtype == "float64")
             yield
-        finally:
-            _set_jax_float64(floatX() == "float64")
+    finally:
+        _set_jax_float64(floatX() == "float64")  # floatX is the outer one again here
 
 
 def cast_floatX(value) -> np.ndarray:

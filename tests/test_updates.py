@@ -72,12 +72,12 @@ def compiled_step(updater, dtype="float64"):
 
 @pytest.mark.parametrize("cls, hyper", CASES, ids=[c[0].__name__ for c in CASES])
 def test_updater_matches_numpy_formula_over_steps(cls, hyper):
-    with backend.precision("float64"):
+    with backend.precision("float64"):  # float64 functions run inside the block too
         updater = cls(**hyper)
-    p, step = compiled_step(updater)
-    for n in range(1, 6):
-        step()
-        assert_allclose(p.get_value(), numpy_steps(cls.__name__, hyper, n), rtol=1e-10, atol=1e-12, err_msg=f"step {n}")
+        p, step = compiled_step(updater)
+        for n in range(1, 6):
+            step()
+            assert_allclose(p.get_value(), numpy_steps(cls.__name__, hyper, n), rtol=1e-10, atol=1e-12, err_msg=f"step {n}")
 
 
 @pytest.mark.parametrize("cls", [c[0] for c in CASES])

@@ -1,0 +1,93 @@
+"""The talk's "popcorn" script: sentiment of IMDB reviews with a GRU.
+
+    python examples/popcorn.py                      # packaged IMDB reviews, standard split: test AUC
+    python examples/popcorn.py --quick              # a one-minute run on 2,000 reviews
+    python examples/popcorn.py --talk               # the talk's settings (GRU 512, 10 epochs: hours on CPU)
+    python examples/popcorn.py --train labeledTrainData.tsv --test testData.tsv   # Kaggle files -> submission.csv
+
+The model code in ``run`` is the talk's, with the same imports and calls.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, roc_auc_score
+
+from passage.datasets import load_imdb, read_kaggle_tsv
+from passage.layers import Dense, Embedding, GatedRecurrent
+from passage.models import RNN
+from passage.preprocessing import Tokenizer, clean
+from passage.updates import get as get_updater
+
+TALK = {"embedding": 256, "hidden": 512, "p_drop": 0.75, "updater": "adadelta", "lr": 0.5, "epochs": 10,
+        "max_len": None}
+
+
+def run(train_texts, trY, test_texts, args) -> np.ndarray:
+    """Tokenize, train, and return the test predictions."""
+    tokenizer = Tokenizer(min_df=10, max_features=100000, max_len=args.max_len)
+    trX = tokenizer.fit_transform(train_texts)
+    teX = tokenizer.transform(test_texts)
+    print(f"{len(trX)} training texts, vocabulary of {tokenizer.n_features} ids")
+
+    updater = get_updater(args.updater)  # e.g. Adadelta(lr=0.5), the talk's choice
+    updater.lr = args.lr
+    layers = [Embedding(size=args.embedding, n_features=tokenizer.n_features),
+              GatedRecurrent(size=args.hidden, seq_output=False, p_drop=args.p_drop),
+              Dense(size=1, activation="sigmoid")]
+    model = RNN(layers=layers, cost="bce", updater=updater, seed=args.seed)
+    start = time.time()
+    model.fit(trX, trY, n_epochs=args.epochs)
+    print(f"trained in {time.time() - start:.0f} s")
+    return model.predict(teX).flatten()
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", help="Kaggle labeledTrainData.tsv (default: the packaged IMDB reviews)")
+    parser.add_argument("--test", help="Kaggle testData.tsv; predictions go to --out")
+    parser.add_argument("--out", default="submission.csv")
+    parser.add_argument("--embedding", type=int, default=128)
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--p-drop", type=float, default=0.5)
+    parser.add_argument("--updater", default="adadelta", help="adadelta, adam, rmsprop, ...")
+    parser.add_argument("--lr", type=float, default=0.5)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--max-len", type=int, default=400, help="cut reviews to this many ids (0: no cut)")
+    parser.add_argument("--n-train", type=int, default=None, help="use only this many training reviews")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--talk", action="store_true", help="the talk's exact settings")
+    parser.add_argument("--quick", action="store_true", help="2,000 reviews, 2 epochs: about a minute")
+    args = parser.parse_args(argv)
+    if args.talk:
+        vars(args).update(TALK)
+    if args.quick:
+        vars(args).update(n_train=2000, epochs=2, updater="adam", lr=0.003, max_len=200)
+    args.max_len = args.max_len or None
+    logging.basicConfig(format="%(message)s")
+    logging.getLogger("passage").setLevel(logging.INFO)  # epoch lines; other libraries stay quiet
+
+    if args.train:
+        if not args.test:
+            parser.error("--train needs --test (the Kaggle testData.tsv) to predict")
+        train, test = read_kaggle_tsv(args.train), read_kaggle_tsv(args.test)
+        train = train.iloc[:args.n_train]
+        predictions = run([clean(t) for t in train["review"]], train["sentiment"].to_numpy(),
+                          [clean(t) for t in test["review"]], args)
+        pd.DataFrame({"id": test["id"], "sentiment": predictions}).to_csv(args.out, index=False)
+        print(f"wrote {len(test)} predictions to {args.out}")
+        return
+
+    (train_texts, trY), (test_texts, teY) = load_imdb()
+    train_texts, trY = train_texts[:args.n_train], trY[:args.n_train]
+    predictions = run([clean(t) for t in train_texts], trY, [clean(t) for t in test_texts], args)
+    print(f"test ROC AUC {roc_auc_score(teY, predictions):.4f}  "
+          f"accuracy {accuracy_score(teY, predictions > 0.5):.4f}  ({len(teY)} held-out reviews)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The examples run as a user runs them (small settings here; the full runs are marked slow)."""
+import csv
+import pathlib
+import runpy
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from passage.datasets import load_imdb
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+
+
+def write_kaggle_files(folder, n_train, n_test):
+    """Kaggle-format TSVs (quoted ids, escaped quotes, HTML) made from the packaged reviews."""
+    (texts, labels), (test_texts, _) = load_imdb()
+
+    def write(path, rows, labelled):
+        with open(path, "w", newline="") as f:
+            f.write("id\tsentiment\treview\n" if labelled else "id\treview\n")
+            for i, (text, label) in enumerate(rows):
+                review = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                f.write(f'"{i}_{label}"\t{label}\t{review}\n' if labelled else f'"{i}_0"\t{review}\n')
+
+    write(folder / "labeledTrainData.tsv", zip(texts[:n_train], labels[:n_train]), True)
+    write(folder / "testData.tsv", zip(test_texts[:n_test], [0] * n_test), False)
+
+
+def run_example(name, *args):
+    saved = sys.argv
+    sys.argv = [name, *args]
+    try:
+        runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    finally:
+        sys.argv = saved
+
+
+def test_popcorn_on_kaggle_files_writes_a_submission(tmp_path):
+    write_kaggle_files(tmp_path, n_train=300, n_test=40)
+    out = tmp_path / "submission.csv"
+    run_example("popcorn.py", "--train", str(tmp_path / "labeledTrainData.tsv"),
+                "--test", str(tmp_path / "testData.tsv"), "--out", str(out),
+                "--epochs", "1", "--embedding", "8", "--hidden", "8", "--max-len", "50")
+    submission = pd.read_csv(out, dtype={"id": str})
+    assert list(submission.columns) == ["id", "sentiment"]
+    assert submission["id"].tolist() == [f"{i}_0" for i in range(40)]
+    assert submission["sentiment"].between(0, 1).all()
+
+
+@pytest.mark.slow
+def test_popcorn_quick_scores_above_chance(capsys):
+    run_example("popcorn.py", "--quick")
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("test ROC AUC")][0]
+    assert float(line.split()[3]) > 0.65
+
+
+@pytest.mark.slow
+def test_the_talks_program_runs_unchanged(tmp_path):
+    """DESIGN.md's program, verbatim between the markers, on Kaggle-format files."""
+    from passage.datasets import read_kaggle_tsv
+    from passage.preprocessing import clean
+    write_kaggle_files(tmp_path, n_train=256, n_test=64)
+    train = read_kaggle_tsv(str(tmp_path / "labeledTrainData.tsv"))
+    test = read_kaggle_tsv(str(tmp_path / "testData.tsv"))
+    texts = [clean(t) for t in train["review"]]
+    trY = train["sentiment"].to_numpy()
+    test_texts = [clean(t) for t in test["review"]]
+    # --- the talk's program ---
+    from passage.preprocessing import Tokenizer
+    from passage.layers import Embedding, GatedRecurrent, Dense
+    from passage.models import RNN
+    from passage.updates import Adadelta
+
+    tokenizer = Tokenizer(min_df=10, max_features=100000)
+    trX = tokenizer.fit_transform(texts)                 # list of lists of int ids
+    layers = [Embedding(size=256, n_features=tokenizer.n_features),
+              GatedRecurrent(size=512, seq_output=False, p_drop=0.75),
+              Dense(size=1, activation='sigmoid')]
+    model = RNN(layers=layers, cost='bce', updater=Adadelta(lr=0.5))
+    model.fit(trX, trY, n_epochs=10)
+    pr = model.predict(tokenizer.transform(test_texts)).flatten()
+    # --- end ---
+    pd.DataFrame({"id": test["id"], "sentiment": pr}).to_csv(tmp_path / "submission.csv", index=False)
+    assert pr.shape == (64,) and np.all((pr >= 0) & (pr <= 1))
+    with open(tmp_path / "submission.csv") as f:
+        assert next(csv.reader(f)) == ["id", "sentiment"]
