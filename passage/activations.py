@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from passage.backend import T
+from passage.naming import lookup, name_in
 
 __all__ = ["sigmoid", "steeper_sigmoid", "hard_sigmoid", "tanh", "hard_tanh", "rectify", "linear",
            "softmax", "get"]
@@ -51,19 +52,11 @@ _BY_NAME = {f.__name__: f for f in (sigmoid, steeper_sigmoid, hard_sigmoid, tanh
 _BY_NAME["relu"] = rectify
 
 
+
 def get(identifier: str | Callable) -> Callable:
     """The activation called ``identifier`` (case-insensitive), or ``identifier`` itself if callable."""
-    if callable(identifier):
-        return identifier
-    try:
-        return _BY_NAME[str(identifier).lower()]
-    except KeyError:
-        raise ValueError(f"unknown activation {identifier!r}; choose one of {sorted(_BY_NAME)}") from None
+    return lookup(_BY_NAME, identifier, "activation")
 
 
 def name_of(activation: Callable) -> str:
-    """The registered name of ``activation``, for configs; a custom function cannot be saved by name."""
-    for name, f in _BY_NAME.items():
-        if f is activation:
-            return name
-    raise ValueError(f"activation {activation!r} has no registered name, so it cannot be saved in a config")
+    return name_in(_BY_NAME, activation, "activation")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Callable
 
 from passage.backend import T
+from passage.naming import lookup
 
 __all__ = ["bce", "cce", "mse", "mae", "hinge", "squared_hinge", "get"]
 
@@ -46,18 +47,8 @@ _BY_NAME.update({"binary_crossentropy": bce, "categorical_crossentropy": cce,
                  "mean_squared_error": mse, "mean_absolute_error": mae})
 
 
+
 def get(identifier: str | Callable) -> Callable:
     """The cost called ``identifier`` (case-insensitive), or ``identifier`` itself if callable."""
-    if callable(identifier):
-        return identifier
-    try:
-        return _BY_NAME[str(identifier).lower()]
-    except KeyError:
-        raise ValueError(f"unknown cost {identifier!r}; choose one of {sorted(_BY_NAME)}") from None
+    return lookup(_BY_NAME, identifier, "cost")
 
-
-def name_of(cost: Callable) -> str:
-    for name, f in _BY_NAME.items():
-        if f is cost:
-            return name
-    raise ValueError(f"cost {cost!r} has no registered name, so it cannot be saved in a config")

@@ -183,7 +183,6 @@ class Recurrent(Layer):
             raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
         self.size, self.init = size, init
         self.inner_init = init if inner_init is None else inner_init
-        self.activation_name, self.gate_activation_name = activation, gate_activation
         self.activation = activations.get(activation)
         self.gate_activation = activations.get(gate_activation)
         self.seq_output, self.truncate_gradient, self.direction = seq_output, truncate_gradient, direction
@@ -225,8 +224,8 @@ class Recurrent(Layer):
         return h[::-1] if self.direction == "backward" else h
 
     def get_config(self):
-        return {"size": self.size, "activation": self.activation_name,
-                "gate_activation": self.gate_activation_name, "init": _init_name(self.init),
+        return {"size": self.size, "activation": activations.name_of(self.activation),
+                "gate_activation": activations.name_of(self.gate_activation), "init": _init_name(self.init),
                 "inner_init": _init_name(self.inner_init),
                 "seq_output": self.seq_output, "p_drop": self.p_drop,
                 "truncate_gradient": self.truncate_gradient, "direction": self.direction}
@@ -316,7 +315,6 @@ class Dense(Layer):
                  weights=None):
         super().__init__(weights=weights, p_drop=p_drop)
         self.size, self.init = size, init
-        self.activation_name = activation
         self.activation = activations.get(activation)
         self.n_out = size
 
@@ -329,7 +327,8 @@ class Dense(Layer):
         return self.activation(T.dot(x, self.W) + self.b)  # (..., size)
 
     def get_config(self):
-        return {"size": self.size, "activation": self.activation_name, "init": _init_name(self.init),
+        return {"size": self.size, "activation": activations.name_of(self.activation),
+                "init": _init_name(self.init),
                 "p_drop": self.p_drop}
 
 

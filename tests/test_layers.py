@@ -174,34 +174,33 @@ def test_dense_applies_per_time_step_on_sequences():
     assert_allclose(got, np.tanh(x @ w["W"] + w["b"]), rtol=1e-12)
 
 
+IDS = np.array([[3, 5], [4, 0], [0, 0]], dtype="int32")  # (T=3, B=2); lengths 2 and 1
+
+
+def input_layer_graph(layer):
+    """Symbolic ids and mask of IDS's shape, and ``layer``'s output on them."""
+    layer.build(None, np.random.default_rng(7))
+    ids = backend.tensor_input("ids", "int32", IDS.shape)
+    mask = backend.tensor_input("mask", "float64", IDS.shape)
+    return ids, mask, layer.output(ids, mask, False, None)
+
+
 def test_embedding_and_one_hot_zero_padding_steps():
-    rng = np.random.default_rng(7)
-    ids = backend.tensor_input("ids", "int32", (3, 2))
-    mask = backend.tensor_input("mask", "float64", (3, 2))
-    embedding = Embedding(size=4, n_features=10)
-    embedding.build(None, rng)
-    one_hot = OneHot(n_features=10)
-    one_hot.build(None, rng)
-    f = backend.function([ids, mask], [embedding.output(ids, mask, False, None), one_hot.output(ids, mask, False, None)])
-    x = np.array([[3, 5], [4, 0], [0, 0]], dtype="int32")
-    m = mask_of([2, 1], 3)
-    vectors, one_hots = f(x, m)
-    W = embedding.get_weights()[0]
-    assert_allclose(vectors[0, 0], W[3])
+    embedding, one_hot = Embedding(size=4, n_features=10), OneHot(n_features=10)
+    ids, mask, vectors = input_layer_graph(embedding)
+    one_hots = one_hot.output(ids, mask, False, None)
+    vectors, one_hots = backend.function([ids, mask], [vectors, one_hots])(IDS, mask_of([2, 1], 3))
+    assert_allclose(vectors[0, 0], embedding.get_weights()[0][3])
     assert_allclose(vectors[1, 1], 0.0)
     assert_allclose(one_hots[1, 0], np.eye(10)[4])
     assert one_hots[2].sum() == 0
 
 
 def test_embedding_pad_row_gets_no_gradient():
-    rng = np.random.default_rng(8)
-    ids = backend.tensor_input("ids", "int32", (3, 2))
-    mask = backend.tensor_input("mask", "float64", (3, 2))
     embedding = Embedding(size=4, n_features=10)
-    embedding.build(None, rng)
-    cost = (embedding.output(ids, mask, False, None) ** 2).sum()
-    grad = backend.function([ids, mask], backend.grad(cost, embedding.W))
-    g = grad(np.array([[3, 5], [4, 0], [0, 0]], dtype="int32"), mask_of([2, 1], 3))
+    ids, mask, vectors = input_layer_graph(embedding)
+    grad = backend.function([ids, mask], backend.grad((vectors ** 2).sum(), embedding.W))
+    g = grad(IDS, mask_of([2, 1], 3))
     assert np.all(g[0] == 0) and np.any(g[3] != 0)
 
 

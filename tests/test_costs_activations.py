@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from passage import activations, backend, costs
+
+
+def evaluate(f, *arrays):
+    with backend.precision("float64"):
+        inputs = [backend.tensor_input(f"a{i}", "float64", a.shape) for i, a in enumerate(arrays)]
+        return backend.function(inputs, f(*inputs))(*arrays)
+
+
+X = np.array([[-2.0, -0.3, 0.0, 0.4, 3.0]])
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("sigmoid", 1 / (1 + np.exp(-X))),
+    ("steeper_sigmoid", 1 / (1 + np.exp(-3.75 * X))),
+    ("hard_sigmoid", np.clip(0.2 * X + 0.5, 0, 1)),
+    ("tanh", np.tanh(X)),
+    ("hard_tanh", np.clip(X, -1, 1)),
+    ("rectify", np.maximum(X, 0)),
+    ("linear", X),
+    ("softmax", np.exp(X) / np.exp(X).sum()),
+])
+def test_activations(name, expected):
+    assert_allclose(evaluate(activations.get(name.upper()), X), expected, rtol=1e-12)
+
+
+Y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+P = np.array([[0.8, 0.1], [0.3, 0.6], [0.9, 0.5]])
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("bce", -(Y * np.log(P) + (1 - Y) * np.log(1 - P)).mean()),
+    ("cce", -(Y * np.log(P)).sum(axis=1).mean()),
+    ("mse", ((Y - P) ** 2).mean()),
+    ("mae", np.abs(Y - P).mean()),
+    ("hinge", np.maximum(1 - (2 * Y - 1) * P, 0).mean()),
+    ("squared_hinge", (np.maximum(1 - (2 * Y - 1) * P, 0) ** 2).mean()),
+])
+def test_costs(name, expected):
+    targets = 2 * Y - 1 if "hinge" in name else Y
+    assert_allclose(evaluate(costs.get(name), targets, P), expected, rtol=1e-10)
+
+
+def test_bce_stays_finite_on_saturated_predictions():
+    assert np.isfinite(evaluate(costs.bce, np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])))
+
+
+def test_unknown_names_list_the_choices():
+    with pytest.raises(ValueError, match="steeper_sigmoid"):
+        activations.get("swish")
+    with pytest.raises(ValueError, match="bce"):
+        costs.get("focal")
