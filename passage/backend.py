@@ -40,18 +40,19 @@ def _mkl_ldflags() -> str:
 # PyTensor reads its flags once, at import. Unless the user set them, link the MKL wheel when it is
 # there, and otherwise say "no BLAS" explicitly: that silences PyTensor's import-time warning,
 # which only concerns the C mode (JAX and Numba bring their own matrix products).
-if "blas__ldflags" not in os.environ.get("PYTENSOR_FLAGS", ""):
-    _flags = os.environ.get("PYTENSOR_FLAGS", "")
+_user_flags = os.environ.get("PYTENSOR_FLAGS", "")
+if "blas__ldflags" not in _user_flags:
     _blas = _mkl_ldflags().replace(",", r"\,")
-    os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (_flags, f"blas__ldflags={_blas}") if f)
-if "floatX" not in os.environ.get("PYTENSOR_FLAGS", ""):
-    os.environ["PYTENSOR_FLAGS"] += ",floatX=float32"
+    os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (_user_flags, f"blas__ldflags={_blas}") if f)
 
 import pytensor  # noqa: E402
 import pytensor.tensor as T  # noqa: E402  (re-exported: layers, costs and updates use T.dot, T.tanh, ...)
 
+if "floatX" not in _user_flags:
+    pytensor.config.floatX = "float32"  # also when pytensor was imported before us, flags unread
+
 __all__ = ["T", "MODES", "STATIC_SHAPES", "mode", "set_mode", "floatX", "precision", "shared",
-           "scan", "grad", "function", "tensor_input", "RandomSource", "cast_floatX"]
+           "scan", "grad", "function", "tensor_input", "RandomSource"]
 
 MODES = ("JAX", "NUMBA", "CVM", "FAST_COMPILE")
 
@@ -124,10 +125,6 @@ def precision(dtype: str) -> Iterator[None]:
         _set_jax_float64(floatX() == "float64")  # floatX is the outer one again here
 
 
-def cast_floatX(value) -> np.ndarray:
-    return np.asarray(value, dtype=floatX())
-
-
 def shared(value: np.ndarray, name: str | None = None):
     """A shared variable holding ``value`` (a float array is cast to floatX).
 
@@ -185,11 +182,3 @@ class RandomSource:
 
     def updates(self):
         return [] if self._next is self.state else [(self.state, self._next)]
-
-    def get_state(self) -> dict:
-        return self.state.get_value(borrow=True).bit_generator.state
-
-    def set_state(self, state: dict) -> None:
-        generator = np.random.default_rng()
-        generator.bit_generator.state = state
-        self.state.set_value(generator, borrow=True)

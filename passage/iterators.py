@@ -84,10 +84,3 @@ class SortedPadded:
             x, mask = self._batch(X, indices)
             yield indices, x, mask
 
-    def padding_fraction(self, X: Sequence, rng: np.random.Generator) -> float:
-        """Share of padded steps over one training epoch (for reports)."""
-        real = total = 0
-        for x, mask, _ in self.train(X, np.zeros(len(X)), rng):
-            real += mask.sum()
-            total += mask.size
-        return 1.0 - real / total if total else 0.0

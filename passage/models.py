@@ -153,9 +153,11 @@ class RNN:
             Y = np.eye(self.n_out)[labels.astype(int)]
         if Y.ndim == 1:
             Y = Y[:, None]
-        if Y.ndim != 2 or Y.shape[1] != self.n_out:
-            raise ValueError(f"trY has {Y.shape[1:] if Y.ndim > 1 else 1} columns per row but the last "
-                             f"layer has {self.n_out} outputs; make them match")
+        if Y.ndim != 2:
+            raise ValueError(f"trY has shape {Y.shape}; expected (n_samples, {self.n_out})")
+        if Y.shape[1] != self.n_out:
+            raise ValueError(f"trY has {Y.shape[1]} columns but the last layer has {self.n_out} outputs; "
+                             "make them match")
         if self.cost is costs.bce and (Y.min() < 0 or Y.max() > 1):
             raise ValueError(f"bce needs labels in [0, 1], got {Y.min()}..{Y.max()}; for {int(Y.max()) + 1} "
                              "classes use Dense(size=n_classes, activation='softmax') with cost='cce'")

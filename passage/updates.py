@@ -28,7 +28,7 @@ class Regularizer:
         if self.l2:
             g = g + self.l2 * p
         if self.l1:
-            g = g + self.l1 * T.sgn(p)
+            g = g + self.l1 * T.sign(p)
         return g
 
     def constrain(self, p):
@@ -70,11 +70,6 @@ class Update:
 
     def assign(self, state, value) -> None:
         self._pending.append((state, value))
-
-    @property
-    def state(self) -> list:
-        """The optimizer's shared state variables, in creation order (for checkpoints)."""
-        return list(self._slots.values())
 
     def get_updates(self, params, cost):
         grads = backend.grad(cost, params)

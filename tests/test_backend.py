@@ -34,9 +34,3 @@ def test_default_mode_is_the_fastest_available():
     assert backend.mode() == "JAX"
     assert backend.STATIC_SHAPES
 
-
-def test_random_source_state_round_trips():
-    random = backend.RandomSource(3)
-    state = random.get_state()
-    random.set_state(state)
-    assert random.get_state() == state
