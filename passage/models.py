@@ -39,7 +39,6 @@ class RNN:
         layers = list(layers)
         check_stack(layers)
         self.layers = layers
-        self.cost_name = cost if isinstance(cost, str) else getattr(cost, "__name__", "custom")
         self.cost = costs.get(cost)
         self.updater = updates.get(updater)
         self.verbose, self.seed = verbose, seed
