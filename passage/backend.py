@@ -84,7 +84,8 @@ def mode() -> str:
 
 
 def set_mode(name: str) -> None:
-    """Compile later functions with mode ``name`` (one of ``MODES``); models compiled before keep theirs."""
+    """Compile later functions with mode ``name`` (one of ``MODES``). Functions already compiled keep
+    their mode, but a model compiles lazily, one function per batch shape: call this before building it."""
     global _mode, STATIC_SHAPES
     name = name.upper()
     if name not in MODES:
