@@ -52,7 +52,7 @@ if "floatX" not in _user_flags:
     pytensor.config.floatX = "float32"  # also when pytensor was imported before us, flags unread
 
 __all__ = ["T", "MODES", "STATIC_SHAPES", "mode", "set_mode", "floatX", "precision", "shared",
-           "scan", "grad", "function", "tensor_input", "RandomSource"]
+           "scan", "grad", "function", "tensor_input"]
 
 MODES = ("JAX", "NUMBA", "CVM", "FAST_COMPILE")
 
@@ -78,6 +78,25 @@ _mode = _default_mode()
 STATIC_SHAPES = _mode == "JAX"
 
 
+def _cache_directory() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "passage", "jax")
+
+
+def _use_compile_cache() -> None:
+    """Keep XLA's compiled programs on disk, so the next run with the same shapes starts faster.
+    The user's own JAX_COMPILATION_CACHE_DIR (or a cache already configured) wins."""
+    import jax
+
+    if jax.config.jax_compilation_cache_dir is None:
+        jax.config.update("jax_compilation_cache_dir", _cache_directory())
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
+if _mode == "JAX":
+    _use_compile_cache()
+
+
 def mode() -> str:
     """The PyTensor mode that compiled functions use now."""
     return _mode
@@ -94,6 +113,8 @@ def set_mode(name: str) -> None:
         raise ValueError("mode 'JAX' needs jax: pip install jax")
     _mode = name
     STATIC_SHAPES = name == "JAX"
+    if name == "JAX":
+        _use_compile_cache()
 
 
 # PyTensor sums float32 in a float64 accumulator; JAX, computing in float32, warns at each trace
@@ -155,31 +176,5 @@ def grad(cost, wrt):
 
 def function(inputs, outputs, updates=()):
     """Compile with the current mode."""
-    with warnings.catch_warnings():
-        # JAX mode keeps its own copy of a random state and advances that copy on each call;
-        # PyTensor says so every compile. Dropout masks stay seeded and fresh each call.
-        warnings.filterwarnings("ignore", message="The RandomType SharedVariables")
-        return pytensor.function(list(inputs), outputs, updates=list(updates), mode=_mode,
-                                 on_unused_input="ignore")
-
-
-class RandomSource:
-    """One seeded random state shared by all dropout masks of a model.
-
-    Each draw inside a graph chains the state forward; :meth:`updates` hands the compiled
-    function the final state, so every call of a training function draws fresh masks.
-    """
-
-    def __init__(self, seed: int | None):
-        self.state = pytensor.shared(np.random.default_rng(seed), name="rng")
-        self._next = self.state
-
-    def start_graph(self) -> None:
-        self._next = self.state
-
-    def bernoulli(self, p: float, shape, dtype: str):
-        self._next, sample = T.random.bernoulli(p, size=shape, rng=self._next, return_next_rng=True)
-        return T.cast(sample, dtype)
-
-    def updates(self):
-        return [] if self._next is self.state else [(self.state, self._next)]
+    return pytensor.function(list(inputs), outputs, updates=list(updates), mode=_mode,
+                             on_unused_input="ignore")

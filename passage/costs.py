@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Callable
 
 from passage.backend import T
-from passage.naming import lookup
+from passage.naming import lookup, name_in
 
-__all__ = ["bce", "cce", "mse", "mae", "hinge", "squared_hinge", "get"]
+__all__ = ["bce", "cce", "mse", "mae", "hinge", "squared_hinge", "get", "name_of"]
 
 _EPSILON = 1e-7  # keeps log() finite when a prediction saturates in float32
 
@@ -52,3 +52,8 @@ def get(identifier: str | Callable) -> Callable:
     """The cost called ``identifier`` (case-insensitive), or ``identifier`` itself if callable."""
     return lookup(_BY_NAME, identifier, "cost")
 
+
+
+def name_of(cost: Callable) -> str:
+    """The name ``cost`` is registered under, for saved models."""
+    return name_in(_BY_NAME, cost, "cost")

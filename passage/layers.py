@@ -17,7 +17,7 @@ import numpy as np
 from passage import activations, backend, inits
 from passage.backend import T
 
-__all__ = ["Layer", "Embedding", "OneHot", "Generic", "SimpleRecurrent", "GatedRecurrent",
+__all__ = ["Layer", "DropoutMasks", "Embedding", "OneHot", "Generic", "SimpleRecurrent", "GatedRecurrent",
            "LstmRecurrent", "Dense", "get"]
 
 
@@ -25,6 +25,7 @@ class Layer:
     """Common machinery: named parameters, weights in and out, dropout, config."""
 
     is_input = False
+    input_size_known = True  # False for an input layer told to size itself from the data
 
     def __init__(self, weights=None, p_drop: float = 0.0):
         if not 0.0 <= p_drop < 1.0:
@@ -82,17 +83,46 @@ class Layer:
                 raise ValueError(f"{type(self).__name__}.{p.name} has shape {expected}, got {value.shape}")
             p.set_value(value.astype(p.dtype))
 
-    def dropout(self, x, train: bool, random: backend.RandomSource):
+    def dropout(self, x, train: bool, masks: "DropoutMasks"):
         """Inverted dropout: while training, zero each input with probability ``p_drop`` and scale
         the rest by ``1 / (1 - p_drop)``, so nothing changes at prediction time."""
         if not train or not self.p_drop:
             return x
         keep = 1.0 - self.p_drop
-        return x * random.bernoulli(keep, x.shape, x.dtype) / keep
+        return x * T.cast(masks.keep(x, keep), x.dtype) / keep
 
     def get_config(self) -> dict:
         """JSON-safe settings that rebuild the layer (weights are stored apart)."""
         raise NotImplementedError
+
+
+class DropoutMasks:
+    """The dropout masks of one compiled training function, drawn on the host.
+
+    Building the graph, each dropout asks :meth:`keep` for a mask: a boolean input of its own.
+    Calling the function, the model passes :meth:`draw`'s masks, drawn from its seeded numpy
+    generator. So dropout is reproducible, and resuming from a checkpoint restores it exactly:
+    the generator's state is all there is to save.
+    """
+
+    def __init__(self):
+        self.inputs: list = []
+        self._specs: list[tuple[float, int, int]] = []  # (keep probability, ndim, features)
+
+    def keep(self, x, keep: float):
+        """A symbolic mask shaped like ``x`` ((time, batch, features) or (batch, features))."""
+        mask = backend.tensor_input(f"dropout{len(self.inputs)}", "bool", x.type.shape)
+        self.inputs.append(mask)
+        self._specs.append((keep, x.ndim, x.type.shape[-1]))
+        return mask
+
+    def draw(self, rng: np.random.Generator, length: int, batch: int) -> list[np.ndarray]:
+        """Fresh masks for a batch of ``batch`` sequences padded to ``length`` steps."""
+        masks = []
+        for keep, ndim, features in self._specs:
+            shape = (length, batch, features) if ndim == 3 else (batch, features)
+            masks.append(rng.random(shape, dtype=np.float32) < keep)
+        return masks
 
 
 def _init_name(init) -> str:
@@ -108,15 +138,23 @@ class Embedding(Layer):
     is_input = True
     input_dtype = "int32"
 
-    def __init__(self, size: int = 128, n_features: int = 256, init="uniform", weights=None):
+    def __init__(self, size: int = 128, n_features: int | None = 256, init="uniform", weights=None):
         super().__init__(weights=weights)
         self.size, self.n_features, self.init = size, n_features, init
         self.n_out = size
 
+    @property
+    def input_size_known(self) -> bool:
+        return self.n_features is not None
+
+    def fit_input(self, sequences) -> None:
+        """``n_features=None``: size the vocabulary from the largest id of the training data."""
+        self.n_features = 1 + max((int(x.max()) for x in sequences if len(x)), default=0)
+
     def make_params(self, rng):
         self.add_param("W", (self.n_features, self.size), self.init, rng)
 
-    def output(self, ids, mask, train, random):
+    def output(self, ids, mask, train, masks):
         return self.W[ids] * mask[:, :, None]  # (T, B, size)
 
     def get_config(self):
@@ -129,12 +167,20 @@ class OneHot(Layer):
     is_input = True
     input_dtype = "int32"
 
-    def __init__(self, n_features: int = 256):
+    def __init__(self, n_features: int | None = 256):
         super().__init__()
         self.n_features = n_features
         self.n_out = n_features
 
-    def output(self, ids, mask, train, random):
+    @property
+    def input_size_known(self) -> bool:
+        return self.n_features is not None
+
+    def fit_input(self, sequences) -> None:
+        """``n_features=None``: as many features as the training data's largest id + 1."""
+        self.n_features = self.n_out = 1 + max((int(x.max()) for x in sequences if len(x)), default=0)
+
+    def output(self, ids, mask, train, masks):
         one_hot = T.eq(ids[:, :, None], T.arange(self.n_features)[None, None, :])  # (T, B, n_features)
         return T.cast(one_hot, backend.floatX()) * mask[:, :, None]
 
@@ -148,12 +194,20 @@ class Generic(Layer):
     is_input = True
     input_dtype = "float"
 
-    def __init__(self, size: int = 1):
+    def __init__(self, size: int | None = 1):
         super().__init__()
         self.size = size
         self.n_out = size
 
-    def output(self, x, mask, train, random):
+    @property
+    def input_size_known(self) -> bool:
+        return self.size is not None
+
+    def fit_input(self, sequences) -> None:
+        """``size=None``: as many features per step as the training data has."""
+        self.size = self.n_out = int(np.shape(sequences[0])[-1])
+
+    def output(self, x, mask, train, masks):
         return x * mask[:, :, None]
 
     def get_config(self):
@@ -210,8 +264,8 @@ class Recurrent(Layer):
         m = m_t[:, None]  # (B, 1): broadcast over features
         return [m * new + (1.0 - m) * old for new, old in zip(new_states, states)]
 
-    def output(self, x, mask, train, random):
-        x = self.dropout(x, train, random)
+    def output(self, x, mask, train, masks):
+        x = self.dropout(x, train, masks)
         projected = T.dot(x, self.W) + self.b  # (T, B, n_gates*size)
         zeros = T.zeros((x.shape[1], self.size), dtype=x.dtype)  # (B, size)
         states = backend.scan(self._masked_step, sequences=[projected, mask],
@@ -322,8 +376,8 @@ class Dense(Layer):
         self.add_param("W", (self.n_in, self.size), self.init, rng)
         self.add_param("b", (self.size,), inits.Constant(0.0), rng)
 
-    def output(self, x, mask, train, random):
-        x = self.dropout(x, train, random)
+    def output(self, x, mask, train, masks):
+        x = self.dropout(x, train, masks)
         return self.activation(T.dot(x, self.W) + self.b)  # (..., size)
 
     def get_config(self):

@@ -50,6 +50,8 @@ class Update:
         self.regularizer = regularizer if regularizer is not None else Regularizer()
         self._slots: dict[tuple[int, str], object] = {}
         self._pending: list = []
+        self._index: dict[int, int] = {}    # id(parameter) -> its position in the model's list
+        self._restored: dict[str, np.ndarray] = {}  # state from a checkpoint, for slots not made yet
 
     @property
     def lr(self) -> float:
@@ -65,13 +67,38 @@ class Update:
         key = (id(p), name)
         if key not in self._slots:
             value = np.full(() if p is None else p.get_value(borrow=True).shape, init, dtype=backend.floatX())
+            value = self._restored.get(self._state_name(key), value)
             self._slots[key] = backend.shared(value, name=f"{getattr(p, 'name', None)}_{name}")
         return self._slots[key]
+
+    def _state_name(self, key: tuple[int, str]) -> str:
+        """'<slot>' for a scalar slot, '<parameter position>/<slot>' for one shaped like a parameter."""
+        p_id, name = key
+        return name if p_id == id(None) else f"{self._index[p_id]}/{name}"
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """The optimizer's state by name (learning rate, moments, step count), for checkpoints."""
+        state = {name: self._restored[name] for name in self._restored}  # not yet used by a compile
+        state.update({self._state_name(key): slot.get_value() for key, slot in self._slots.items()})
+        state["lr"] = self._lr.get_value()
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray], params) -> None:
+        """Restore :meth:`get_state` for the model whose parameters are ``params`` (same order)."""
+        self._index = {id(p): i for i, p in enumerate(params)}
+        state = dict(state)
+        self.lr = state.pop("lr", self.lr)
+        for key, slot in self._slots.items():
+            name = self._state_name(key)
+            if name in state:
+                slot.set_value(np.asarray(state.pop(name), dtype=slot.dtype))
+        self._restored = state
 
     def assign(self, state, value) -> None:
         self._pending.append((state, value))
 
     def get_updates(self, params, cost):
+        self._index = {id(p): i for i, p in enumerate(params)}
         grads = backend.grad(cost, params)
         grads = [self.regularizer.gradient(p, g) for p, g in zip(params, grads)]
         if self.clipnorm:
@@ -216,6 +243,9 @@ def get(identifier) -> Update:
 
 
 def from_config(name: str, config: dict) -> Update:
+    """Rebuild an updater from its class name and :meth:`Update.get_config`."""
+    if str(name).lower() not in _BY_NAME:
+        raise ValueError(f"unknown updater {name!r}; choose one of {sorted(_BY_NAME)}")
     config = dict(config)
     regularizer = Regularizer(**config.pop("regularizer", {}))
     return _BY_NAME[name.lower()](regularizer=regularizer, **config)

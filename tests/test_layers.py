@@ -4,7 +4,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from passage import backend, layers
-from passage.layers import Dense, Embedding, GatedRecurrent, LstmRecurrent, OneHot, SimpleRecurrent
+from passage.layers import Dense, DropoutMasks, Embedding, GatedRecurrent, LstmRecurrent, OneHot, SimpleRecurrent
 
 N_IN, SIZE, LENGTH, BATCH = 3, 4, 6, 3
 LENGTHS = [6, 4, 1]  # padded to LENGTH; the last sequence is one real step
@@ -61,7 +61,7 @@ def random_weights(layer, rng):
 def compile_layer(layer, x_shape, with_grad=False):
     x = backend.tensor_input("x", "float64", x_shape)
     mask = backend.tensor_input("mask", "float64", x_shape[:2])
-    out = layer.output(x, mask, train=False, random=None)
+    out = layer.output(x, mask, train=False, masks=None)
     if not with_grad:
         return backend.function([x, mask], out)
     coefficients = backend.tensor_input("c", "float64", (None,) * out.ndim)
@@ -209,14 +209,16 @@ def test_dropout_is_inverted_and_only_while_training():
     dense = Dense(size=200, activation="linear", init="identity", p_drop=0.75)
     dense.build(200, rng)
     x = backend.tensor_input("x", "float64", (50, 200))
-    random = backend.RandomSource(0)
-    random.start_graph()
-    train = backend.function([x], dense.output(x, None, True, random), updates=[])
+    masks = DropoutMasks()
+    out = dense.output(x, None, True, masks)
+    train = backend.function([x] + masks.inputs, out)
     ones = np.ones((50, 200))
-    dropped = train(ones)
+    drawn = masks.draw(np.random.default_rng(0), length=1, batch=50)
+    assert [m.shape for m in drawn] == [(50, 200)]
+    dropped = train(ones, *drawn)
     assert set(np.unique(dropped)) == {0.0, 4.0}
     assert abs((dropped == 0).mean() - 0.75) < 0.02
-    assert_allclose(backend.function([x], dense.output(x, None, False, random))(ones), ones)
+    assert_allclose(backend.function([x], dense.output(x, None, False, None))(ones), ones)
 
 
 def test_config_rebuilds_the_layer_and_weights_round_trip():

@@ -128,7 +128,7 @@ def test_generic_real_valued_sequences_and_deep_input_output():
     ([], [], "empty"),
     (["a review", "another"], [0, 1], "Tokenizer"),
     ([[1, 2], [30, 4]], [0, 1], "ids from 1 to 30.*n_features=30"),
-    ([[1, -1]], [0], "ids from -1"),
+    ([[1, -1]], [0], "negative ids"),
     ([[1.5, 2.0]], [0], "non-integer ids"),
     ([[1, 2], [3]], [0.0, np.nan], "NaN"),
     ([[1, 2], [3]], [0, 2], "bce needs labels in \\[0, 1\\].*softmax"),

@@ -1,0 +1,76 @@
+"""Validation metrics for model selection: each scores targets against predictions.
+
+``get(metric, cost)`` returns a :class:`Metric`. Built in: ``'loss'`` (the model's own cost, lower is
+better), ``'auc'`` (ROC AUC) and ``'accuracy'``; or any callable ``score(y_true, y_pred)`` where
+higher is better, called like a scikit-learn metric: ``y_true`` is 1-D for one output (class ids
+for a softmax), ``y_pred`` the predicted values (1-D for one output).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from passage import costs
+
+__all__ = ["Metric", "get"]
+
+
+@dataclass
+class Metric:
+    name: str
+    score: Callable[[np.ndarray, np.ndarray], float]  # (targets (n, k), predictions (n, k)) -> float
+    greater_is_better: bool
+
+    def better(self, new: float, old: float | None) -> bool:
+        """Strictly better: ties keep the earlier epoch (the talk: pick the earliest best)."""
+        if old is None:
+            return True
+        return new > old if self.greater_is_better else new < old
+
+
+def _user_shapes(Y: np.ndarray, P: np.ndarray, cost) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's conventions: 1-D for one output; class ids for a softmax."""
+    if Y.shape[1] == 1:
+        return Y[:, 0], P[:, 0]
+    if cost is costs.cce:
+        return Y.argmax(axis=1), P
+    return Y, P
+
+
+def _auc(cost):
+    def auc(Y, P):
+        y, p = _user_shapes(Y, P, cost)
+        if cost is costs.cce and Y.shape[1] > 1:
+            return float(roc_auc_score(y, p, multi_class="ovr", labels=np.arange(Y.shape[1])))
+        return float(roc_auc_score(y > (0 if cost in (costs.hinge, costs.squared_hinge) else 0.5), p))
+    return auc
+
+
+def _accuracy(cost):
+    threshold = 0.0 if cost in (costs.hinge, costs.squared_hinge) else 0.5
+
+    def accuracy(Y, P):
+        if cost is costs.cce and Y.shape[1] > 1:
+            return float(np.mean(Y.argmax(axis=1) == P.argmax(axis=1)))
+        return float(np.mean((Y > threshold) == (P > threshold)))
+    return accuracy
+
+
+def get(metric, cost, loss: Callable | None = None) -> Metric:
+    """The metric called ``metric`` for a model trained with ``cost``; ``loss(Y, P)`` evaluates the cost."""
+    if callable(metric):
+        name = getattr(metric, "__name__", "score")
+        return Metric("score" if name == "<lambda>" else name,
+                      lambda Y, P: float(metric(*_user_shapes(Y, P, cost))), True)
+    name = str(metric).lower()
+    if name == "loss":
+        return Metric("loss", loss, False)
+    if name in ("auc", "roc_auc"):
+        return Metric("auc", _auc(cost), True)
+    if name in ("accuracy", "acc"):
+        return Metric("accuracy", _accuracy(cost), True)
+    raise ValueError(f"unknown metric {metric!r}; use 'loss', 'auc', 'accuracy' or a function "
+                     "score(y_true, y_pred) where higher is better")

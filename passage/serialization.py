@@ -1,0 +1,99 @@
+"""Model files: one zip archive holding ``passage.json`` (the configuration) and named ``.npy`` arrays.
+
+Safe to load from anywhere: the configuration is plain JSON, arrays are read with
+``allow_pickle=False``, and classes are found only among Passage's own layers, costs and updaters,
+so loading never unpickles and never runs code from the file. Writes are atomic: the archive is
+written to a temporary file next to the target and then renamed over it, so a crash mid-save
+leaves the previous file intact.
+
+    save(model, "sentiment.passage", tokenizer=tokenizer)
+    model = load("sentiment.passage")      # model.tokenizer is the saved tokenizer (or None)
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+__all__ = ["FORMAT", "VERSION", "ModelFileError", "write", "read", "save", "load"]
+
+FORMAT = "passage"
+VERSION = 1
+_CONFIG = "passage.json"
+_ARRAYS = "arrays/"
+
+
+class ModelFileError(ValueError):
+    """A file that is not a readable Passage model: foreign, corrupt, truncated or too new."""
+
+
+def write(path, config: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Atomically write ``config`` (JSON-safe) and ``arrays`` to ``path``."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    header = {"format": FORMAT, "version": VERSION, **config}
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED) as archive:
+                archive.writestr(_CONFIG, json.dumps(header, indent=1))
+                for name, value in arrays.items():
+                    buffer = io.BytesIO()
+                    np.lib.format.write_array(buffer, np.asarray(value), allow_pickle=False)
+                    archive.writestr(_ARRAYS + name + ".npy", buffer.getvalue())
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def read(path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The configuration and arrays of a file written by :func:`write`; :class:`ModelFileError` if not."""
+    path = os.fspath(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if _CONFIG not in names:
+                raise ModelFileError(f"{path} is a zip archive but not a Passage model file (no {_CONFIG})")
+            config = json.loads(archive.read(_CONFIG))
+            if not isinstance(config, dict) or config.get("format") != FORMAT:
+                raise ModelFileError(f"{path} is not a Passage model file")
+            if not isinstance(config.get("version"), int) or config["version"] > VERSION:
+                raise ModelFileError(f"{path} has format version {config.get('version')}; this Passage reads "
+                                     f"up to version {VERSION}: upgrade passage to load it")
+            arrays = {}
+            for name in names:
+                if name.startswith(_ARRAYS) and name.endswith(".npy"):
+                    with archive.open(name) as file:
+                        arrays[name[len(_ARRAYS):-4]] = np.lib.format.read_array(io.BytesIO(file.read()),
+                                                                                 allow_pickle=False)
+    except ModelFileError:
+        raise
+    except FileNotFoundError:
+        raise
+    except zipfile.BadZipFile as error:
+        raise ModelFileError(f"{path} is not a Passage model file, or it is corrupt or truncated ({error})") from None
+    except (ValueError, KeyError, EOFError, OSError, UnicodeDecodeError) as error:
+        # ValueError covers bad JSON and arrays that would need unpickling (refused, never run)
+        raise ModelFileError(f"{path} is a damaged or unsafe Passage model file: {error}") from None
+    return config, arrays
+
+
+def save(model, path, tokenizer=None) -> None:
+    """Save ``model`` (and the ``tokenizer`` that made its input, if given) to one file at ``path``."""
+    model.save(path, tokenizer=tokenizer)
+
+
+def load(path):
+    """The model saved at ``path`` (a model file or a checkpoint); ``model.tokenizer`` holds the saved
+    tokenizer, or None."""
+    from passage.models import RNN  # models import this module: import here to avoid a cycle
+
+    config, arrays = read(path)
+    return RNN.from_config(config, arrays, source=os.fspath(path))

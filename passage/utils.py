@@ -1,0 +1,7 @@
+"""The 2015 library's home of ``save`` and ``load``: ``from passage.utils import save, load`` still works.
+
+Files are no longer pickles: see :mod:`passage.serialization`.
+"""
+from passage.serialization import load, save
+
+__all__ = ["save", "load"]
