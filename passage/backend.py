@@ -51,7 +51,7 @@ import pytensor.tensor as T  # noqa: E402  (re-exported: layers, costs and updat
 if "floatX" not in _user_flags:
     pytensor.config.floatX = "float32"  # also when pytensor was imported before us, flags unread
 
-__all__ = ["T", "MODES", "STATIC_SHAPES", "mode", "set_mode", "floatX", "precision", "shared",
+__all__ = ["T", "MODES", "STATIC_SHAPES", "mode", "device", "set_mode", "floatX", "precision", "shared",
            "scan", "grad", "function", "tensor_input"]
 
 MODES = ("JAX", "NUMBA", "CVM", "FAST_COMPILE")
@@ -100,6 +100,20 @@ if _mode == "JAX":
 def mode() -> str:
     """The PyTensor mode that compiled functions use now."""
     return _mode
+
+
+def device() -> str:
+    """Where compiled functions run, e.g. 'JAX on cpu (cpu)' or 'JAX on gpu (NVIDIA H100 80GB HBM3)'.
+
+    JAX mode runs on a GPU when the installed jax has one (``pip install "jax[cuda12]"``); to stay
+    on the CPU anyway, set ``JAX_PLATFORMS=cpu`` before starting Python.
+    """
+    if _mode != "JAX":
+        return f"{_mode} on cpu"
+    import jax
+
+    first = jax.devices()[0]
+    return f"JAX on {first.platform} ({first.device_kind})"
 
 
 def set_mode(name: str) -> None:

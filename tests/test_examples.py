@@ -50,10 +50,32 @@ def test_popcorn_on_kaggle_files_writes_a_submission(tmp_path):
 
 
 @pytest.mark.slow
-def test_popcorn_quick_scores_above_chance(capsys):
-    run_example("popcorn.py", "--quick")
+def test_popcorn_quick_scores_above_chance_and_its_saved_model_plots_embeddings(capsys, tmp_path):
+    run_example("popcorn.py", "--quick", "--save", str(tmp_path / "popcorn.passage"))
     line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("test ROC AUC")][0]
     assert float(line.split()[3]) > 0.65
+    run_example("embeddings.py", str(tmp_path / "popcorn.passage"), "--out", str(tmp_path / "embeddings.png"))
+    assert "words plotted" in capsys.readouterr().out
+    assert (tmp_path / "embeddings.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_showdown_quick_prints_the_table_and_plots(capsys, tmp_path):
+    run_example("showdown.py", "--quick", "--out-dir", str(tmp_path))
+    out = capsys.readouterr().out
+    assert "| training reviews | TF-IDF + LR AUC | RNN AUC |" in out and "curves cross" in out
+    rows = [line for line in out.splitlines() if line.startswith("| 1,000 |")]
+    linear_auc, rnn_auc = (float(cell) for cell in rows[0].split("|")[2:4])
+    assert linear_auc > 0.8 and rnn_auc > 0.5
+    assert (tmp_path / "showdown.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_ablation_quick_compares_naive_with_all_tricks(capsys, tmp_path):
+    run_example("ablation.py", "--quick", "--out-dir", str(tmp_path))
+    out = capsys.readouterr().out
+    assert "naive" in out and "all tricks" in out
+    assert (tmp_path / "ablation.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow
