@@ -47,10 +47,17 @@ def write(path, config: dict, arrays: dict[str, np.ndarray]) -> None:
                     archive.writestr(_ARRAYS + name + ".npy", buffer.getvalue())
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, _new_file_mode())  # mkstemp makes files private (0600); save like open() would
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def read(path) -> tuple[dict, dict[str, np.ndarray]]:

@@ -41,6 +41,9 @@ def test_save_then_load_predicts_the_same_and_keeps_the_tokenizer(tmp_path):
     assert loaded.tokenizer.transform(texts) == X
     assert_allclose(loaded.predict(X), model.predict(X), rtol=0, atol=0)
     assert loaded.updater.__class__ is model.updater.__class__ and loaded.seed == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "sentiment.passage").stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
 def test_every_layer_and_updater_setting_round_trips(tmp_path):

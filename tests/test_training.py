@@ -224,3 +224,16 @@ def test_verbose_2_shows_a_progress_bar_1_a_log_line_per_epoch_0_nothing(capsys,
         assert len(epoch_lines) == lines
         if lines:
             assert "val_loss" in epoch_lines[0]
+
+
+def test_evaluate_scores_predictions_like_scikit_learn():
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    X, Y = data()
+    trained = model()
+    trained.fit(X, Y, batch_size=32)
+    p = trained.predict(X)[:, 0].astype(np.float64)
+    assert trained.evaluate(X, Y, metric="auc") == pytest.approx(roc_auc_score(Y, p))
+    assert trained.evaluate(X, Y, metric="accuracy") == pytest.approx(accuracy_score(Y, p > 0.5))
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    assert trained.evaluate(X, Y) == pytest.approx(-np.mean(Y * np.log(p) + (1 - Y) * np.log(1 - p)), rel=1e-4)
