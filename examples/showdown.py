@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -21,9 +22,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-import popcorn
 from passage.datasets import load_imdb
 from passage.preprocessing import clean
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # popcorn.py sits beside this file
+import popcorn  # noqa: E402
 
 GRID = {"min_df": (1, 2, 5), "C": (1.0, 10.0, 100.0)}
 
@@ -45,15 +48,16 @@ def tfidf_logistic_regression(train_texts, trY, test_texts) -> tuple[np.ndarray,
     return classifier.predict_proba(vectorizer.transform(test_texts))[:, 1], best[1]
 
 
-def rnn(train_texts, trY, test_texts, quick: bool) -> np.ndarray:
+def rnn(train_texts, trY, test_texts, quick: bool) -> tuple[np.ndarray, dict]:
     _, args = popcorn.arguments(["--quick"] if quick else [])
     args.n_train = None
-    return popcorn.run(train_texts, trY, test_texts, args)
+    return popcorn.run(train_texts, trY, test_texts, args), {}
 
 
-def scored(name, predict, teY) -> dict:
+def scored(name, model, arguments, teY) -> dict:
+    """Run ``model(*arguments)`` -> (test predictions, details); its scores and wall-clock seconds."""
     start = time.time()
-    predictions, details = predict()
+    predictions, details = model(*arguments)
     return {"model": name, "auc": roc_auc_score(teY, predictions),
             "accuracy": accuracy_score(teY, predictions > 0.5), "seconds": time.time() - start, **details}
 
@@ -98,8 +102,8 @@ def main(argv=None) -> None:
     rows = []
     for n in sorted(args.sizes):
         texts, labels = train_texts[:n], trY[:n]  # load_imdb's order is already shuffled
-        linear = scored("TF-IDF + LR", lambda: tfidf_logistic_regression(texts, labels, test_texts), teY)
-        recurrent = scored("RNN (GRU)", lambda: (rnn(texts, labels, test_texts, args.quick), {}), teY)
+        linear = scored("TF-IDF + LR", tfidf_logistic_regression, (texts, labels, test_texts), teY)
+        recurrent = scored("RNN (GRU)", rnn, (texts, labels, test_texts, args.quick), teY)
         for row in (linear, recurrent):
             rows.append({"n": n, **row})
             print(f"{n:>7,} reviews  {row['model']:12}  AUC {row['auc']:.4f}  accuracy {row['accuracy']:.4f}  "
