@@ -125,6 +125,11 @@ class DropoutMasks:
         return masks
 
 
+def _ids_needed(sequences) -> int:
+    """How many ids the sequences of ids use: their largest + 1."""
+    return 1 + max((int(x.max()) for x in sequences if len(x)), default=0)
+
+
 def _init_name(init) -> str:
     return init.lower() if isinstance(init, str) else inits.name_of(init)
 
@@ -149,7 +154,7 @@ class Embedding(Layer):
 
     def fit_input(self, sequences) -> None:
         """``n_features=None``: size the vocabulary from the largest id of the training data."""
-        self.n_features = 1 + max((int(x.max()) for x in sequences if len(x)), default=0)
+        self.n_features = _ids_needed(sequences)
 
     def make_params(self, rng):
         self.add_param("W", (self.n_features, self.size), self.init, rng)
@@ -178,7 +183,7 @@ class OneHot(Layer):
 
     def fit_input(self, sequences) -> None:
         """``n_features=None``: as many features as the training data's largest id + 1."""
-        self.n_features = self.n_out = 1 + max((int(x.max()) for x in sequences if len(x)), default=0)
+        self.n_features = self.n_out = _ids_needed(sequences)
 
     def output(self, ids, mask, train, masks):
         one_hot = T.eq(ids[:, :, None], T.arange(self.n_features)[None, None, :])  # (T, B, n_features)

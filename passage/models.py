@@ -184,18 +184,17 @@ class RNN:
         return [x.astype(np.int32) for x in sequences]
 
     def _feature_sequences(self, X, name):
-        sequences = [np.asarray(x, dtype=np.float32) for x in X]
-        sequences = [x.reshape(len(x), -1) if x.size else x.reshape(0, -1 if x.ndim > 1 else 0)
-                     for x in sequences]
+        arrays = [np.asarray(x, dtype=np.float32) for x in X]
         size = self._input_layer.size
-        if size is None:
-            size = sequences[0].shape[1]
+        if size is None:  # Generic(size=None): the first non-empty sequence says
+            size = next((x.reshape(len(x), -1).shape[1] for x in arrays if x.size), 1)
+        sequences = [x.reshape(len(x), -1) if x.size else np.zeros((0, size), np.float32) for x in arrays]
         for i, x in enumerate(sequences):
-            if x.shape[1] != size and len(x):
+            if x.shape[1] != size:
                 raise ValueError(f"{name}[{i}] has {x.shape[1]} features per step; the Generic layer expects {size}")
             if not np.all(np.isfinite(x)):
                 raise ValueError(f"{name}[{i}] holds NaN or infinite values; remove or fix them")
-        return [x if len(x) else np.zeros((0, size), np.float32) for x in sequences]
+        return sequences
 
     def _targets(self, Y, n: int, name: str = "trY", x_name: str = "trX") -> np.ndarray:
         """``Y`` as a float (n, n_out) array; integer class labels are one-hot encoded for cce."""
@@ -371,7 +370,7 @@ class RNN:
                 if validating:
                     P = self._predict_sequences(valX, batch_size)
                     record["val_loss"] = self._loss(valY, P)
-                    value = record["val_loss"] if score.name == "loss" else score.score(valY, P)
+                    value = score.score(valY, P)
                     record[f"val_{score.name}"] = value
                     if score.better(value, run["best_score"]):
                         run["best_score"], run["best_epoch"], best_weights = value, epoch, self.get_weights()

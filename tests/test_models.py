@@ -143,3 +143,13 @@ def test_empty_sequences_are_valid_input():
     model = tiny_model()
     model.fit([[], [1, 2], []], [0, 1, 0])
     assert model.predict([[]]).shape == (1, 1)
+
+
+def test_generic_input_can_size_itself_and_takes_empty_sequences():
+    model = RNN([Generic(None), GatedRecurrent(4), Dense(1, activation="sigmoid")], verbose=0, seed=0)
+    X = [np.ones((3, 2)), np.zeros((0, 2)), np.ones((1, 2))]
+    model.fit(X, [1, 0, 1])
+    assert model.layers[0].size == 2
+    assert model.predict([np.zeros((0, 2)), []]).shape == (2, 1)
+    with pytest.raises(ValueError, match=r"X\[0\] has 3 features per step; the Generic layer expects 2"):
+        model.predict([np.ones((2, 3))])
