@@ -28,6 +28,10 @@ def write_kaggle_files(folder, n_train, n_test):
     write(folder / "testData.tsv", zip(test_texts[:n_test], [0] * n_test), False)
 
 
+def assert_png(path):
+    assert path.read_bytes()[:4] == b"\x89PNG", f"{path} is not a PNG"
+
+
 def run_example(name, *args):
     saved = sys.argv
     sys.argv = [name, *args]
@@ -56,7 +60,7 @@ def test_popcorn_quick_scores_above_chance_and_its_saved_model_plots_embeddings(
     assert float(line.split()[3]) > 0.65
     run_example("embeddings.py", str(tmp_path / "popcorn.passage"), "--out", str(tmp_path / "embeddings.png"))
     assert "words plotted" in capsys.readouterr().out
-    assert (tmp_path / "embeddings.png").read_bytes()[:4] == b"\x89PNG"
+    assert_png(tmp_path / "embeddings.png")
 
 
 @pytest.mark.slow
@@ -67,7 +71,7 @@ def test_showdown_quick_prints_the_table_and_plots(capsys, tmp_path):
     rows = [line for line in out.splitlines() if line.startswith("| 1,000 |")]
     linear_auc, rnn_auc = (float(cell) for cell in rows[0].split("|")[2:4])
     assert linear_auc > 0.8 and rnn_auc > 0.5
-    assert (tmp_path / "showdown.png").read_bytes()[:4] == b"\x89PNG"
+    assert_png(tmp_path / "showdown.png")
 
 
 @pytest.mark.slow
@@ -75,7 +79,7 @@ def test_ablation_quick_compares_naive_with_all_tricks(capsys, tmp_path):
     run_example("ablation.py", "--quick", "--out-dir", str(tmp_path))
     out = capsys.readouterr().out
     assert "naive" in out and "all tricks" in out
-    assert (tmp_path / "ablation.png").read_bytes()[:4] == b"\x89PNG"
+    assert_png(tmp_path / "ablation.png")
 
 
 @pytest.mark.slow

@@ -36,6 +36,13 @@ def scripted(scores):
     return scripted_score
 
 
+def trained_plainly(X, Y, n_epochs):
+    """The same model trained for ``n_epochs`` with no validation, checkpoint or interruption."""
+    plain = model()
+    plain.fit(X, Y, batch_size=32, n_epochs=n_epochs)
+    return plain
+
+
 def assert_same_weights(a, b, **tolerance):
     wa, wb = a.get_weights(), b.get_weights()
     assert wa.keys() == wb.keys()
@@ -60,9 +67,7 @@ def test_validation_keeps_the_earliest_best_epoch():
                           metric=scripted([0.5, 0.9, 0.9, 0.6]))
     assert [round(h["val_scripted_score"], 1) for h in history] == [0.5, 0.9, 0.9, 0.6]
     assert all({"epoch", "cost", "seconds", "val_loss"} <= set(h) for h in history)
-    two_epochs = model()
-    two_epochs.fit(X, Y, batch_size=32, n_epochs=2)
-    assert_same_weights(trained, two_epochs, rtol=1e-6, atol=1e-7)
+    assert_same_weights(trained, trained_plainly(X, Y, 2), rtol=1e-6, atol=1e-7)
 
 
 def test_restore_best_false_keeps_the_last_epoch():
@@ -70,9 +75,7 @@ def test_restore_best_false_keeps_the_last_epoch():
     last = model()
     last.fit(X, Y, batch_size=32, n_epochs=3, validation_data=data(32, 1), metric=scripted([0.9, 0.1, 0.1]),
              restore_best=False)
-    plain = model()
-    plain.fit(X, Y, batch_size=32, n_epochs=3)
-    assert_same_weights(last, plain, rtol=1e-6, atol=1e-7)
+    assert_same_weights(last, trained_plainly(X, Y, 3), rtol=1e-6, atol=1e-7)
 
 
 def test_patience_stops_after_epochs_without_improvement():
@@ -163,9 +166,7 @@ def test_ctrl_c_keeps_the_last_complete_epoch_and_returns_the_history():
     interrupt_at(interrupted, call_number=2 * 4 + 2)  # second batch of the third epoch
     history = interrupted.fit(X, Y, batch_size=32, n_epochs=5)
     assert [h["epoch"] for h in history] == [1, 2]
-    two_epochs = model()
-    two_epochs.fit(X, Y, batch_size=32, n_epochs=2)
-    assert_same_weights(interrupted, two_epochs, rtol=1e-6, atol=1e-7)
+    assert_same_weights(interrupted, trained_plainly(X, Y, 2), rtol=1e-6, atol=1e-7)
 
 
 def test_ctrl_c_with_validation_keeps_the_best_epoch():
@@ -175,9 +176,7 @@ def test_ctrl_c_with_validation_keeps_the_best_epoch():
     history = interrupted.fit(X, Y, batch_size=32, n_epochs=5, validation_data=data(32, 1),
                               metric=scripted([0.7, 0.6, 0.5]))
     assert len(history) == 3
-    one_epoch = model()
-    one_epoch.fit(X, Y, batch_size=32, n_epochs=1)
-    assert_same_weights(interrupted, one_epoch, rtol=1e-6, atol=1e-7)
+    assert_same_weights(interrupted, trained_plainly(X, Y, 1), rtol=1e-6, atol=1e-7)
 
 
 def test_a_diverging_cost_names_epoch_and_batch_and_keeps_the_last_good_weights():
