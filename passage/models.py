@@ -38,6 +38,16 @@ def _console_logging() -> None:
         log.setLevel(logging.INFO)
 
 
+def _prefixed(prefix: str, arrays: dict) -> dict:
+    """Arrays named '<prefix>/<name>', as a file stores them beside others."""
+    return {f"{prefix}/{name}": value for name, value in arrays.items()}
+
+
+def _unprefixed(prefix: str, arrays: dict) -> dict:
+    """The arrays stored under '<prefix>/', by their own names."""
+    return {name[len(prefix) + 1:]: value for name, value in arrays.items() if name.startswith(prefix + "/")}
+
+
 class _Diverged(Exception):
     def __init__(self, cost: float, batch: int):
         self.cost, self.batch = cost, batch
@@ -275,8 +285,7 @@ class RNN:
                         cost=spec["cost"], updater=updates.from_config(spec["updater"]["class"],
                                                                        spec["updater"]["config"]),
                         verbose=spec.get("verbose", 2), seed=spec.get("seed"))
-            model.set_weights({name[len("layers/"):]: value for name, value in arrays.items()
-                               if name.startswith("layers/")})
+            model.set_weights(_unprefixed("layers", arrays))
             if config.get("tokenizer") is not None:
                 model.tokenizer = Tokenizer.from_config(config["tokenizer"])
         except (KeyError, TypeError, ValueError) as error:
@@ -284,12 +293,9 @@ class RNN:
                                                f"build: {error!r}") from None
         return model
 
-    def _file_arrays(self) -> dict[str, np.ndarray]:
-        return {f"layers/{name}": value for name, value in self.get_weights().items()}
-
     def save(self, path, tokenizer=None) -> None:
         """Save to one file (see :func:`passage.serialization.save`); atomic, safe to load."""
-        serialization.write(path, self.get_config(tokenizer), self._file_arrays())
+        serialization.write(path, self.get_config(tokenizer), _prefixed("layers", self.get_weights()))
 
     # ---- training -------------------------------------------------------------------------------
 
@@ -372,12 +378,12 @@ class RNN:
                     record["val_loss"] = self._loss(valY, P)
                     value = score.score(valY, P)
                     record[f"val_{score.name}"] = value
-                    if score.better(value, run["best_score"]):
-                        run["best_score"], run["best_epoch"], best_weights = value, epoch, self.get_weights()
                 record["seconds"] = time.time() - start
+                last_good = self._snapshot()
+                if validating and score.better(value, run["best_score"]):
+                    run["best_score"], run["best_epoch"], best_weights = value, epoch, last_good["weights"]
                 history.append(record)
                 run["epoch"] = epoch
-                last_good = self._snapshot()
                 self._log_epoch(record, n_epochs, run, score)
                 if checkpoint is not None:
                     self._write_checkpoint(checkpoint, run, last_good, best_weights)
@@ -438,10 +444,9 @@ class RNN:
         indices = run["validation_indices"]
         config["training"] = {"epoch": run["epoch"], "history": run["history"], "best_score": run["best_score"],
                               "best_epoch": run["best_epoch"], "rng": snapshot["rng"]}
-        arrays = self._file_arrays()
-        arrays.update({f"updater/{name}": value for name, value in snapshot["updater"].items()})
+        arrays = {**_prefixed("layers", snapshot["weights"]), **_prefixed("updater", snapshot["updater"])}
         if best_weights is not None:
-            arrays.update({f"best/{name}": value for name, value in best_weights.items()})
+            arrays.update(_prefixed("best", best_weights))
         if indices is not None:
             arrays["validation_indices"] = np.asarray(indices)
         serialization.write(path, config, arrays)
@@ -455,10 +460,9 @@ class RNN:
             raise ValueError(f"{path} was written by a model with other layers; build the same layers to resume "
                              f"(the checkpoint has {[layer['class'] for layer in config['model']['layers']]})")
         training = config["training"]
-        self._restore({"weights": {k[len("layers/"):]: v for k, v in arrays.items() if k.startswith("layers/")},
-                       "updater": {k[len("updater/"):]: v for k, v in arrays.items() if k.startswith("updater/")},
+        self._restore({"weights": _unprefixed("layers", arrays), "updater": _unprefixed("updater", arrays),
                        "rng": training["rng"]})
-        best = {k[len("best/"):]: v for k, v in arrays.items() if k.startswith("best/")} or None
+        best = _unprefixed("best", arrays) or None
         run = {"epoch": training["epoch"], "history": training["history"], "best_score": training["best_score"],
                "best_epoch": training["best_epoch"], "validation_indices": arrays.get("validation_indices")}
         if self.verbose:
