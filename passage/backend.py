@@ -52,7 +52,7 @@ if "floatX" not in _user_flags:
     pytensor.config.floatX = "float32"  # also when pytensor was imported before us, flags unread
 
 __all__ = ["T", "MODES", "STATIC_SHAPES", "mode", "device", "set_mode", "floatX", "precision", "shared",
-           "scan", "grad", "function", "tensor_input"]
+           "scan", "grad", "vjp", "custom_gradient", "function", "tensor_input"]
 
 MODES = ("JAX", "NUMBA", "CVM", "FAST_COMPILE")
 
@@ -178,14 +178,52 @@ def tensor_input(name: str, dtype: str, shape: Sequence[int | None]):
 
 
 def scan(step, sequences, outputs_info, non_sequences=(), go_backwards=False, truncate_gradient=-1):
-    """Run ``step`` over the first (time) axis of ``sequences``; returns the stacked outputs."""
-    return pytensor.scan(step, sequences=list(sequences), outputs_info=list(outputs_info),
-                         non_sequences=list(non_sequences), go_backwards=go_backwards,
-                         truncate_gradient=truncate_gradient, return_updates=False)
+    """Run ``step`` over the first (time) axis of ``sequences``; returns the stacked outputs.
+
+    They keep the sequences' static length, which PyTensor's scan forgets (XLA needs it).
+    """
+    outputs = pytensor.scan(step, sequences=list(sequences), outputs_info=list(outputs_info),
+                            non_sequences=list(non_sequences), go_backwards=go_backwards,
+                            truncate_gradient=truncate_gradient, return_updates=False)
+    steps = sequences[0].type.shape[0]
+    if steps is None:
+        return outputs
+    with_length = [T.specify_shape(o, (steps,) + (None,) * (o.ndim - 1)) for o in _as_list(outputs)]
+    return with_length if isinstance(outputs, (list, tuple)) else with_length[0]
+
+
+def _as_list(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
 def grad(cost, wrt):
     return pytensor.grad(cost, wrt)
+
+
+def vjp(output, wrt, cotangent):
+    """``cotangent`` times the Jacobian of ``output`` with respect to ``wrt``: one function's backward pass."""
+    return pytensor.gradient.pullback(output, wrt, cotangent)
+
+
+def custom_gradient(forward, backward, inputs):
+    """``forward(*inputs)`` (a list of outputs), differentiated by ``backward`` instead of through its graph.
+
+    ``backward(inputs, outputs, cotangents)`` returns one gradient per input (``None`` for an input
+    never differentiated, such as a mask: zero); ``cotangents`` holds what each output receives, or ``None`` where
+    nothing uses that output. So ``forward`` can return values for ``backward`` to reuse.
+    The graph is inlined when compiled: nothing is lost against writing it out.
+    """
+    from pytensor.compile.builders import OpFromGraph
+    from pytensor.gradient import DisconnectedType
+
+    def pullback(inner_inputs, outputs, cotangents):
+        cotangents = [None if isinstance(c.type, DisconnectedType) else c for c in cotangents]
+        grads = backward(inner_inputs, outputs, cotangents)
+        return [T.zeros_like(x) if g is None else g for x, g in zip(inner_inputs, grads)]
+
+    placeholders = [v.type() for v in inputs]  # the inner graph's own inputs
+    op = OpFromGraph(placeholders, list(forward(*placeholders)), pullback=pullback, inline=True)
+    return op(*inputs, return_list=True)
 
 
 def function(inputs, outputs, updates=()):

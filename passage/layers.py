@@ -229,10 +229,17 @@ class Recurrent(Layer):
     the recurrent weights U, e.g. ``inner_init='identity'`` with ``activation='rectify'`` (Le et
     al., 2015). ``direction='backward'`` reads the sequence from its end; with
     ``seq_output=True`` the states are returned in the original time order either way.
+
+    Training: the gradient is written out (:meth:`step_backward`) rather than derived through the
+    loop. The forward loop keeps each step's pre-activations, so the backward loop never recomputes
+    a recurrent product, and the recurrent weights' gradients are one large matrix product after
+    it (:meth:`weight_gradients`) instead of a small one per step. ``truncate_gradient=k`` sends
+    gradients back through the last ``k`` steps only.
     """
 
     n_gates = 1   # blocks of ``size`` columns in W and b
     n_states = 1  # carried states; the first one is the output h
+    recurrent_names = ("U",)  # the recurrent weights, as step() receives them
 
     def __init__(self, size: int = 256, activation="tanh", gate_activation="steeper_sigmoid",
                  init="orthogonal", seq_output: bool = False, p_drop: float = 0.0,
@@ -240,6 +247,9 @@ class Recurrent(Layer):
         super().__init__(weights=weights, p_drop=p_drop)
         if direction not in ("forward", "backward"):
             raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
+        if truncate_gradient != -1 and truncate_gradient < 1:
+            raise ValueError(f"truncate_gradient must be -1 (no truncation) or a number of steps >= 1, "
+                             f"got {truncate_gradient}")
         self.size, self.init = size, init
         self.inner_init = init if inner_init is None else inner_init
         self.activation = activations.get(activation)
@@ -259,28 +269,69 @@ class Recurrent(Layer):
     def make_recurrent_params(self, rng):
         raise NotImplementedError
 
-    def step(self, x_t, *states):
-        """One time step: projected input ``x_t`` (batch, n_gates*size), states (batch, size) each
-        -> new states, unmasked."""
+    def step(self, x_t, states, U):
+        """One time step, unmasked: projected input ``x_t`` (batch, n_gates*size), the states
+        (batch, size) each and the recurrent weights ``U`` -> (new states, pre-activations: ``x_t``
+        plus the recurrent products, laid out like ``x_t``)."""
         raise NotImplementedError
 
-    def _masked_step(self, x_t, m_t, *states):
-        new_states = self.step(x_t, *states)
-        m = m_t[:, None]  # (B, 1): broadcast over features
-        return [m * new + (1.0 - m) * old for new, old in zip(new_states, states)]
+    def step_backward(self, pre, states, U, d_new):
+        """The gradient of :meth:`step`: from its pre-activations, the states it started from and the
+        gradients ``d_new`` of its new states -> (gradient of ``pre``, gradients of ``states``)."""
+        raise NotImplementedError
+
+    def weight_gradients(self, pre, h, U, d_pre):
+        """Gradients of the recurrent weights, summed over all steps at once: ``pre`` and ``d_pre``
+        (steps*batch, n_gates*size), ``h`` (steps*batch, size) the output state each step started from."""
+        raise NotImplementedError
 
     def output(self, x, mask, train, masks):
         x = self.dropout(x, train, masks)
         projected = T.dot(x, self.W) + self.b  # (T, B, n_gates*size)
-        zeros = T.zeros((x.shape[1], self.size), dtype=x.dtype)  # (B, size)
-        states = backend.scan(self._masked_step, sequences=[projected, mask],
-                              outputs_info=[zeros] * self.n_states,
-                              go_backwards=self.direction == "backward",
-                              truncate_gradient=self.truncate_gradient)
-        h = states[0] if self.n_states > 1 else states  # (T, B, size), in the order scan walked
+        if self.direction == "backward":
+            projected, mask = projected[::-1], mask[::-1]  # the loop walks from the end
+        U = [getattr(self, name) for name in self.recurrent_names]
+        h = backend.custom_gradient(self._loop, self._loop_gradient, [projected, mask, *U])[0]  # (T, B, size)
         if not self.seq_output:
             return h[-1]  # (B, size): the state after the whole sequence
         return h[::-1] if self.direction == "backward" else h
+
+    def _loop(self, projected, mask, *U):
+        """The forward loop -> the states after each step ((T, B, size) each), then the pre-activations."""
+        def masked_step(x_t, m_t, *states):
+            new_states, pre = self.step(x_t, states, U)
+            m = m_t[:, None]  # (B, 1): broadcast over features
+            return [m * new + (1.0 - m) * old for new, old in zip(new_states, states)] + [pre]
+
+        zeros = T.zeros((projected.shape[1], self.size), dtype=projected.dtype)  # (B, size)
+        return backend.scan(masked_step, sequences=[projected, mask],
+                            outputs_info=[zeros] * self.n_states + [None])
+
+    def _loop_gradient(self, inputs, outputs, cotangents):
+        """The backward loop, last step first, then the recurrent weights' gradients."""
+        projected, mask, *U = inputs
+        *states, pre = outputs
+        d_h = cotangents[0]  # (T, B, size): what the outputs h receive from above
+        previous = [T.concatenate([T.zeros_like(s[:1]), s[:-1]]) for s in states]  # each step's start states
+        sequences = [d_h, pre, mask, *previous]
+        if self.truncate_gradient != -1:
+            sequences = [s[-self.truncate_gradient:] for s in sequences]
+
+        def step_back(d_h_t, pre_t, m_t, *rest):
+            started, carried = rest[:self.n_states], rest[self.n_states:]
+            d_states = [carried[0] + d_h_t, *carried[1:]]  # gradients of this step's (masked) states
+            m = m_t[:, None]
+            d_pre_t, d_started = self.step_backward(pre_t, started, U, [m * d for d in d_states])
+            return [d + (1.0 - m) * d_kept for d, d_kept in zip(d_started, d_states)] + [d_pre_t]
+
+        zeros = T.zeros_like(states[0][0])  # (B, size)
+        d_pre = backend.scan(step_back, sequences=sequences, outputs_info=[zeros] * self.n_states + [None],
+                             go_backwards=True)[-1][::-1]  # (steps, B, n_gates*size), in time order
+        flat = [v.reshape((-1, v.shape[-1])) for v in (sequences[1], sequences[3], d_pre)]  # (steps*B, .)
+        d_U = self.weight_gradients(flat[0], flat[1], U, flat[2])
+        if self.truncate_gradient != -1:  # no gradient reaches the steps before the last k
+            d_pre = T.concatenate([T.zeros_like(pre[:-self.truncate_gradient]), d_pre])
+        return [d_pre, None, *d_U]
 
     def get_config(self):
         return {"size": self.size, "activation": activations.name_of(self.activation),
@@ -299,8 +350,16 @@ class SimpleRecurrent(Recurrent):
     def make_recurrent_params(self, rng):
         self.add_param("U", (self.size, self.size), self.inner_init, rng)
 
-    def step(self, x_t, h):
-        return [self.activation(x_t + T.dot(h, self.U))]
+    def step(self, x_t, states, U):
+        pre = x_t + T.dot(states[0], U[0])
+        return [self.activation(pre)], pre
+
+    def step_backward(self, pre, states, U, d_new):
+        d_pre = backend.vjp(self.activation(pre), pre, d_new[0])
+        return d_pre, [T.dot(d_pre, U[0].T)]
+
+    def weight_gradients(self, pre, h, U, d_pre):
+        return [T.dot(h.T, d_pre)]
 
 
 class GatedRecurrent(Recurrent):
@@ -317,17 +376,38 @@ class GatedRecurrent(Recurrent):
     """
 
     n_gates = 3
+    recurrent_names = ("U_zr", "U_h")
 
     def make_recurrent_params(self, rng):
         self.add_param("U_zr", (self.size, 2 * self.size), self.inner_init, rng, blocks=2)
         self.add_param("U_h", (self.size, self.size), self.inner_init, rng)
 
-    def step(self, x_t, h):
-        n = self.size
-        zr = self.gate_activation(x_t[:, :2 * n] + T.dot(h, self.U_zr))  # (B, 2n): one product for both gates
+    def step(self, x_t, states, U):
+        (h,), (U_zr, U_h), n = states, U, self.size
+        pre_zr = x_t[:, :2 * n] + T.dot(h, U_zr)  # (B, 2n): one product for both gates
+        zr = self.gate_activation(pre_zr)
         z, r = zr[:, :n], zr[:, n:]
-        h_candidate = self.activation(x_t[:, 2 * n:] + T.dot(r * h, self.U_h))  # (B, n)
-        return [z * h + (1.0 - z) * h_candidate]
+        pre_h = x_t[:, 2 * n:] + T.dot(r * h, U_h)  # (B, n)
+        h_new = z * h + (1.0 - z) * self.activation(pre_h)
+        return [h_new], T.concatenate([pre_zr, pre_h], axis=1)
+
+    def step_backward(self, pre, states, U, d_new):
+        (h,), (U_zr, U_h), (d_h_new,), n = states, U, d_new, self.size
+        pre_zr, pre_h = pre[:, :2 * n], pre[:, 2 * n:]
+        zr = self.gate_activation(pre_zr)
+        z, r = zr[:, :n], zr[:, n:]
+        h_candidate = self.activation(pre_h)
+        d_pre_h = backend.vjp(h_candidate, pre_h, d_h_new * (1.0 - z))
+        d_rh = T.dot(d_pre_h, U_h.T)  # gradient of r * h
+        d_zr = T.concatenate([d_h_new * (h - h_candidate), d_rh * h], axis=1)
+        d_pre_zr = backend.vjp(zr, pre_zr, d_zr)
+        d_h = d_h_new * z + d_rh * r + T.dot(d_pre_zr, U_zr.T)
+        return T.concatenate([d_pre_zr, d_pre_h], axis=1), [d_h]
+
+    def weight_gradients(self, pre, h, U, d_pre):
+        n = self.size
+        r = self.gate_activation(pre[:, n:2 * n])
+        return [T.dot(h.T, d_pre[:, :2 * n]), T.dot((r * h).T, d_pre[:, 2 * n:])]
 
 
 class LstmRecurrent(Recurrent):
@@ -355,15 +435,33 @@ class LstmRecurrent(Recurrent):
         return lambda shape, rng: np.concatenate([np.zeros(self.size), np.ones(self.size),
                                                   np.zeros(2 * self.size)])
 
-    def step(self, x_t, h, c):
+    def _gates(self, pre):
+        """(pre-activation blocks, activated blocks) in the order i, f, o, c~."""
         n = self.size
-        gates = x_t + T.dot(h, self.U)  # (B, 4n): one product for all gates
-        i = self.gate_activation(gates[:, :n])
-        f = self.gate_activation(gates[:, n:2 * n])
-        o = self.gate_activation(gates[:, 2 * n:3 * n])
-        c_candidate = self.activation(gates[:, 3 * n:])
+        blocks = [pre[:, k * n:(k + 1) * n] for k in range(4)]
+        functions = [self.gate_activation] * 3 + [self.activation]
+        return blocks, [f(block) for f, block in zip(functions, blocks)]
+
+    def step(self, x_t, states, U):
+        (h, c), (U,) = states, U
+        pre = x_t + T.dot(h, U)  # (B, 4n): one product for all gates
+        _, (i, f, o, c_candidate) = self._gates(pre)
         c_new = f * c + i * c_candidate
-        return [o * self.activation(c_new), c_new]
+        return [o * self.activation(c_new), c_new], pre
+
+    def step_backward(self, pre, states, U, d_new):
+        (h, c), (U,), (d_h_new, d_c_new) = states, U, d_new
+        blocks, (i, f, o, c_candidate) = self._gates(pre)
+        c_new = f * c + i * c_candidate
+        c_out = self.activation(c_new)
+        d_c_new = d_c_new + backend.vjp(c_out, c_new, d_h_new * o)
+        d_gates = [d_c_new * c_candidate, d_c_new * c, d_h_new * c_out, d_c_new * i]  # i, f, o, c~
+        d_pre = T.concatenate([backend.vjp(gate, block, d_gate) for gate, block, d_gate
+                               in zip((i, f, o, c_candidate), blocks, d_gates)], axis=1)
+        return d_pre, [T.dot(d_pre, U.T), d_c_new * f]
+
+    def weight_gradients(self, pre, h, U, d_pre):
+        return [T.dot(h.T, d_pre)]
 
 
 class Dense(Layer):

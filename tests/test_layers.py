@@ -127,29 +127,73 @@ def test_padding_changes_nothing(cls):
     assert_allclose(compile_layer(layer, padded.shape)(padded, mask_of([4], 9)), alone, rtol=1e-12)
 
 
+def finite_difference(f, value, index, eps=1e-6):
+    """Central difference of ``f()`` in ``value[index]`` (changed in place, then restored)."""
+    original = value[index]
+    value[index] = original + eps
+    up = f()
+    value[index] = original - eps
+    down = f()
+    value[index] = original
+    return (up - down) / (2 * eps)
+
+
 @pytest.mark.parametrize("cls", [SimpleRecurrent, GatedRecurrent, LstmRecurrent])
-def test_gradients_match_finite_differences_through_scan_and_mask(cls):
+@pytest.mark.parametrize("direction, seq_output", [("forward", True), ("backward", True), ("forward", False)])
+def test_gradients_match_finite_differences_through_scan_and_mask(cls, direction, seq_output):
+    """Every weight's and every input's gradient: the recurrent layers' backward pass is written by hand."""
     rng = np.random.default_rng(4)
-    layer = cls(size=SIZE, seq_output=True)
+    layer = cls(size=SIZE, seq_output=seq_output, direction=direction)
     layer.build(N_IN, rng)
     layer.set_weights(random_weights(layer, rng))
     x, mask = rng.normal(size=(LENGTH, BATCH, N_IN)), mask_of(LENGTHS)
-    coefficients = rng.normal(size=(LENGTH, BATCH, SIZE))
+    coefficients = rng.normal(size=(LENGTH, BATCH, SIZE) if seq_output else (BATCH, SIZE))
     f = compile_layer(layer, x.shape, with_grad=True)
-    cost, *grads = f(x, mask, coefficients)
-    eps = 1e-6
+    _, *grads = f(x, mask, coefficients)
     for p, g in zip(layer.params, grads):
         value = p.get_value()
-        for index in [tuple(rng.integers(s) for s in value.shape) for _ in range(4)]:
-            shifted = value.copy()
-            shifted[index] += eps
-            p.set_value(shifted)
-            up = f(x, mask, coefficients)[0]
-            shifted[index] -= 2 * eps
-            p.set_value(shifted)
-            down = f(x, mask, coefficients)[0]
+
+        def cost():
             p.set_value(value)
-            assert_allclose(g[index], (up - down) / (2 * eps), rtol=1e-5, atol=1e-8, err_msg=f"{p.name}{index}")
+            return f(x, mask, coefficients)[0]
+
+        for index in np.ndindex(value.shape):
+            assert_allclose(g[index], finite_difference(cost, value, index), rtol=1e-5, atol=1e-8,
+                            err_msg=f"{p.name}{index}")
+        p.set_value(value)
+
+    d_x = input_gradient(layer, x.shape)(x, mask, coefficients)
+    for index in np.ndindex(x.shape):
+        expected = finite_difference(lambda: f(x, mask, coefficients)[0], x, index)
+        assert_allclose(d_x[index], expected, rtol=1e-5, atol=1e-8, err_msg=f"x{index}")
+
+
+def input_gradient(layer, x_shape):
+    x = backend.tensor_input("x", "float64", x_shape)
+    mask = backend.tensor_input("mask", "float64", x_shape[:2])
+    out = layer.output(x, mask, train=False, masks=None)
+    coefficients = backend.tensor_input("c", "float64", (None,) * out.ndim)
+    return backend.function([x, mask, coefficients], backend.grad((out * coefficients).sum(), x))
+
+
+@pytest.mark.parametrize("cls", [SimpleRecurrent, GatedRecurrent, LstmRecurrent])
+def test_truncated_gradient_reaches_only_the_last_steps(cls):
+    rng = np.random.default_rng(6)
+    full = cls(size=SIZE, seq_output=False)
+    full.build(N_IN, rng)
+    full.set_weights(random_weights(full, rng))
+    truncated = cls(size=SIZE, seq_output=False, truncate_gradient=2, weights=full.get_weights())
+    truncated.build(N_IN, rng)
+    x, mask, coefficients = rng.normal(size=(LENGTH, BATCH, N_IN)), np.ones((LENGTH, BATCH)), rng.normal(size=(BATCH, SIZE))
+    d_full = input_gradient(full, x.shape)(x, mask, coefficients)
+    d_truncated = input_gradient(truncated, x.shape)(x, mask, coefficients)
+    assert_allclose(d_truncated[-2:], d_full[-2:], rtol=1e-12)
+    assert not d_truncated[:-2].any() and d_full[:-2].any()
+
+
+def test_truncate_gradient_must_be_a_number_of_steps():
+    with pytest.raises(ValueError, match="truncate_gradient"):
+        GatedRecurrent(truncate_gradient=0)
 
 
 def test_all_ones_mask_equals_unmasked_reference():
