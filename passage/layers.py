@@ -313,9 +313,8 @@ class Recurrent(Layer):
         *states, pre = outputs
         d_h = cotangents[0]  # (T, B, size): what the outputs h receive from above
         previous = [T.concatenate([T.zeros_like(s[:1]), s[:-1]]) for s in states]  # each step's start states
-        sequences = [d_h, pre, mask, *previous]
-        if self.truncate_gradient != -1:
-            sequences = [s[-self.truncate_gradient:] for s in sequences]
+        steps = slice(None) if self.truncate_gradient == -1 else slice(-self.truncate_gradient, None)
+        d_h, pre, mask, previous = d_h[steps], pre[steps], mask[steps], [s[steps] for s in previous]
 
         def step_back(d_h_t, pre_t, m_t, *rest):
             started, carried = rest[:self.n_states], rest[self.n_states:]
@@ -325,12 +324,16 @@ class Recurrent(Layer):
             return [d + (1.0 - m) * d_kept for d, d_kept in zip(d_started, d_states)] + [d_pre_t]
 
         zeros = T.zeros_like(states[0][0])  # (B, size)
-        d_pre = backend.scan(step_back, sequences=sequences, outputs_info=[zeros] * self.n_states + [None],
+        d_pre = backend.scan(step_back, sequences=[d_h, pre, mask, *previous],
+                             outputs_info=[zeros] * self.n_states + [None],
                              go_backwards=True)[-1][::-1]  # (steps, B, n_gates*size), in time order
-        flat = [v.reshape((-1, v.shape[-1])) for v in (sequences[1], sequences[3], d_pre)]  # (steps*B, .)
-        d_U = self.weight_gradients(flat[0], flat[1], U, flat[2])
+
+        def flat(v):
+            return v.reshape((-1, v.shape[-1]))  # (steps*B, features)
+
+        d_U = self.weight_gradients(flat(pre), flat(previous[0]), U, flat(d_pre))
         if self.truncate_gradient != -1:  # no gradient reaches the steps before the last k
-            d_pre = T.concatenate([T.zeros_like(pre[:-self.truncate_gradient]), d_pre])
+            d_pre = T.concatenate([T.zeros_like(projected[:-self.truncate_gradient]), d_pre])
         return [d_pre, None, *d_U]
 
     def get_config(self):

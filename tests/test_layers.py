@@ -153,7 +153,7 @@ def test_gradients_match_finite_differences_through_scan_and_mask(cls, direction
     for p, g in zip(layer.params, grads):
         value = p.get_value()
 
-        def cost():
+        def cost(p=p, value=value):
             p.set_value(value)
             return f(x, mask, coefficients)[0]
 
