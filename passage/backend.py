@@ -47,6 +47,8 @@ if "blas__ldflags" not in _user_flags:
 
 import pytensor  # noqa: E402
 import pytensor.tensor as T  # noqa: E402  (re-exported: layers, costs and updates use T.dot, T.tanh, ...)
+from pytensor.compile.builders import OpFromGraph  # noqa: E402
+from pytensor.gradient import DisconnectedType  # noqa: E402
 
 if "floatX" not in _user_flags:
     pytensor.config.floatX = "float32"  # also when pytensor was imported before us, flags unread
@@ -177,23 +179,20 @@ def tensor_input(name: str, dtype: str, shape: Sequence[int | None]):
     return T.tensor(name=name, dtype=dtype, shape=tuple(shape))
 
 
-def scan(step, sequences, outputs_info, non_sequences=(), go_backwards=False, truncate_gradient=-1):
+def scan(step, sequences, outputs_info, go_backwards=False):
     """Run ``step`` over the first (time) axis of ``sequences``; returns the stacked outputs.
 
-    They keep the sequences' static length, which PyTensor's scan forgets (XLA needs it).
+    Variables ``step`` uses from outside (weights) are found by PyTensor. The outputs keep the
+    sequences' static length, which PyTensor's scan forgets (XLA needs it).
     """
     outputs = pytensor.scan(step, sequences=list(sequences), outputs_info=list(outputs_info),
-                            non_sequences=list(non_sequences), go_backwards=go_backwards,
-                            truncate_gradient=truncate_gradient, return_updates=False)
+                            go_backwards=go_backwards, return_updates=False)
+    single = not isinstance(outputs, (list, tuple))
+    outputs = [outputs] if single else list(outputs)
     steps = sequences[0].type.shape[0]
-    if steps is None:
-        return outputs
-    with_length = [T.specify_shape(o, (steps,) + (None,) * (o.ndim - 1)) for o in _as_list(outputs)]
-    return with_length if isinstance(outputs, (list, tuple)) else with_length[0]
-
-
-def _as_list(outputs):
-    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    if steps is not None:
+        outputs = [T.specify_shape(o, (steps,) + (None,) * (o.ndim - 1)) for o in outputs]
+    return outputs[0] if single else outputs
 
 
 def grad(cost, wrt):
@@ -208,14 +207,11 @@ def vjp(output, wrt, cotangent):
 def custom_gradient(forward, backward, inputs):
     """``forward(*inputs)`` (a list of outputs), differentiated by ``backward`` instead of through its graph.
 
-    ``backward(inputs, outputs, cotangents)`` returns one gradient per input (``None`` for an input
-    never differentiated, such as a mask: zero); ``cotangents`` holds what each output receives, or ``None`` where
-    nothing uses that output. So ``forward`` can return values for ``backward`` to reuse.
-    The graph is inlined when compiled: nothing is lost against writing it out.
+    ``backward(inputs, outputs, cotangents)`` returns one gradient per input, ``None`` for an input
+    never differentiated (a mask; taken as zero). ``cotangents`` holds what each output receives from
+    above, ``None`` for an output nothing uses: so ``forward`` may return extra values for
+    ``backward`` to reuse. The graph is inlined when compiled, optimised with everything around it.
     """
-    from pytensor.compile.builders import OpFromGraph
-    from pytensor.gradient import DisconnectedType
-
     def pullback(inner_inputs, outputs, cotangents):
         cotangents = [None if isinstance(c.type, DisconnectedType) else c for c in cotangents]
         grads = backward(inner_inputs, outputs, cotangents)

@@ -233,8 +233,10 @@ class Recurrent(Layer):
     Training: the gradient is written out (:meth:`step_backward`) rather than derived through the
     loop. The forward loop keeps each step's pre-activations, so the backward loop never recomputes
     a recurrent product, and the recurrent weights' gradients are one large matrix product after
-    it (:meth:`weight_gradients`) instead of a small one per step. ``truncate_gradient=k`` sends
-    gradients back through the last ``k`` steps only.
+    it (:meth:`weight_gradients`) instead of a small one per step. A new recurrent layer may define
+    only :meth:`step`: PyTensor then derives the gradient through the loop (correct, slower).
+    ``truncate_gradient=k`` sends gradients back through the last ``k`` steps only (with a written
+    :meth:`step_backward`).
     """
 
     n_gates = 1   # blocks of ``size`` columns in W and b
@@ -290,8 +292,13 @@ class Recurrent(Layer):
         projected = T.dot(x, self.W) + self.b  # (T, B, n_gates*size)
         if self.direction == "backward":
             projected, mask = projected[::-1], mask[::-1]  # the loop walks from the end
-        U = [getattr(self, name) for name in self.recurrent_names]
-        h = backend.custom_gradient(self._loop, self._loop_gradient, [projected, mask, *U])[0]  # (T, B, size)
+        inputs = [projected, mask, *(getattr(self, name) for name in self.recurrent_names)]
+        if type(self).step_backward is Recurrent.step_backward:  # none written: PyTensor derives it
+            if self.truncate_gradient != -1:  # PyTensor's own truncated scan gradient fails in JAX mode
+                raise ValueError(f"{type(self).__name__} has no step_backward, which truncate_gradient needs")
+            h = self._loop(*inputs)[0]  # (T, B, size)
+        else:
+            h = backend.custom_gradient(self._loop, self._loop_gradient, inputs)[0]
         if not self.seq_output:
             return h[-1]  # (B, size): the state after the whole sequence
         return h[::-1] if self.direction == "backward" else h

@@ -191,9 +191,34 @@ def test_truncated_gradient_reaches_only_the_last_steps(cls):
     assert not d_truncated[:-2].any() and d_full[:-2].any()
 
 
-def test_truncate_gradient_must_be_a_number_of_steps():
+class DerivedSimple(SimpleRecurrent):
+    """A recurrent layer that writes only step(): PyTensor derives its gradient through the loop."""
+    step_backward = layers.Recurrent.step_backward
+
+
+def test_a_layer_with_only_a_step_is_differentiated_by_pytensor():
+    rng = np.random.default_rng(7)
+    written = SimpleRecurrent(size=SIZE, seq_output=True)
+    written.build(N_IN, rng)
+    written.set_weights(random_weights(written, rng))
+    derived = DerivedSimple(size=SIZE, seq_output=True, weights=written.get_weights())
+    derived.build(N_IN, rng)
+    x, mask = rng.normal(size=(LENGTH, BATCH, N_IN)), mask_of(LENGTHS)
+    coefficients = rng.normal(size=(LENGTH, BATCH, SIZE))
+    for got, expected in zip(compile_layer(derived, x.shape, with_grad=True)(x, mask, coefficients),
+                             compile_layer(written, x.shape, with_grad=True)(x, mask, coefficients)):
+        assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+    assert_allclose(input_gradient(derived, x.shape)(x, mask, coefficients),
+                    input_gradient(written, x.shape)(x, mask, coefficients), rtol=1e-10, atol=1e-12)
+
+
+def test_truncate_gradient_must_be_a_number_of_steps_and_needs_a_written_backward_pass():
     with pytest.raises(ValueError, match="truncate_gradient"):
         GatedRecurrent(truncate_gradient=0)
+    layer = DerivedSimple(size=SIZE, truncate_gradient=2)
+    layer.build(N_IN, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="DerivedSimple has no step_backward"):
+        compile_layer(layer, (LENGTH, BATCH, N_IN))
 
 
 def test_all_ones_mask_equals_unmasked_reference():
