@@ -460,7 +460,7 @@ class LstmRecurrent(Recurrent):
         return [o * self.activation(c_new), c_new], pre
 
     def step_backward(self, pre, states, U, d_new):
-        (h, c), (U,), (d_h_new, d_c_new) = states, U, d_new
+        (_, c), (U,), (d_h_new, d_c_new) = states, U, d_new  # h enters only through pre
         blocks, (i, f, o, c_candidate) = self._gates(pre)
         c_new = f * c + i * c_candidate
         c_out = self.activation(c_new)
