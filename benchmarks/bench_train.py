@@ -9,7 +9,7 @@ PyTorch's nn.GRU / nn.LSTM / nn.RNN with the same sizes when it is installed (`p
 second a trained-size popcorn model scores, and TF-IDF + logistic regression's fitting time next
 to one RNN epoch (the talk's "RNN is about 250x slower on CPU than a linear model").
 
-    python benchmarks/bench_train.py            # about 6 minutes on 2 cores
+    python benchmarks/bench_train.py            # about 5 minutes on 2 cores
     python benchmarks/bench_train.py --quick    # the large configuration's GRU and LSTM only
 
 Run it on an idle machine: two busy processes on two cores slow each other several-fold.
