@@ -282,7 +282,7 @@ class Recurrent(Layer):
         gradients ``d_new`` of its new states -> (gradient of ``pre``, gradients of ``states``)."""
         raise NotImplementedError
 
-    def weight_gradients(self, pre, h, U, d_pre):
+    def weight_gradients(self, pre, h, d_pre):
         """Gradients of the recurrent weights, summed over all steps at once: ``pre`` and ``d_pre``
         (steps*batch, n_gates*size), ``h`` (steps*batch, size) the output state each step started from."""
         raise NotImplementedError
@@ -338,7 +338,7 @@ class Recurrent(Layer):
         def flat(v):
             return v.reshape((-1, v.shape[-1]))  # (steps*B, features)
 
-        d_U = self.weight_gradients(flat(pre), flat(previous[0]), U, flat(d_pre))
+        d_U = self.weight_gradients(flat(pre), flat(previous[0]), flat(d_pre))
         if self.truncate_gradient != -1:  # no gradient reaches the steps before the last k
             d_pre = T.concatenate([T.zeros_like(projected[:-self.truncate_gradient]), d_pre])
         return [d_pre, None, *d_U]
@@ -368,7 +368,7 @@ class SimpleRecurrent(Recurrent):
         d_pre = backend.vjp(self.activation(pre), pre, d_new[0])
         return d_pre, [T.dot(d_pre, U[0].T)]
 
-    def weight_gradients(self, pre, h, U, d_pre):
+    def weight_gradients(self, pre, h, d_pre):
         return [T.dot(h.T, d_pre)]
 
 
@@ -414,7 +414,7 @@ class GatedRecurrent(Recurrent):
         d_h = d_h_new * z + d_rh * r + T.dot(d_pre_zr, U_zr.T)
         return T.concatenate([d_pre_zr, d_pre_h], axis=1), [d_h]
 
-    def weight_gradients(self, pre, h, U, d_pre):
+    def weight_gradients(self, pre, h, d_pre):
         n = self.size
         r = self.gate_activation(pre[:, n:2 * n])
         return [T.dot(h.T, d_pre[:, :2 * n]), T.dot((r * h).T, d_pre[:, 2 * n:])]
@@ -470,7 +470,7 @@ class LstmRecurrent(Recurrent):
                                in zip((i, f, o, c_candidate), blocks, d_gates)], axis=1)
         return d_pre, [T.dot(d_pre, U.T), d_c_new * f]
 
-    def weight_gradients(self, pre, h, U, d_pre):
+    def weight_gradients(self, pre, h, d_pre):
         return [T.dot(h.T, d_pre)]
 
 
