@@ -128,12 +128,15 @@ def test_padding_changes_nothing(cls):
 
 
 def finite_difference(f, value, index, eps=1e-6):
-    """Central difference of ``f()`` in ``value[index]`` (changed in place, then restored)."""
+    """Central difference of ``f()`` in ``value[index]`` (changed in place, then restored).
+
+    ``float`` waits for each result: JAX may read a numpy input in place and run asynchronously.
+    """
     original = value[index]
     value[index] = original + eps
-    up = f()
+    up = float(f())
     value[index] = original - eps
-    down = f()
+    down = float(f())
     value[index] = original
     return (up - down) / (2 * eps)
 
