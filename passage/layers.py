@@ -241,7 +241,6 @@ class Recurrent(Layer):
 
     n_gates = 1   # blocks of ``size`` columns in W and b
     n_states = 1  # carried states; the first one is the output h
-    recurrent_names = ("U",)  # the recurrent weights, as step() receives them
 
     def __init__(self, size: int = 256, activation="tanh", gate_activation="steeper_sigmoid",
                  init="orthogonal", seq_output: bool = False, p_drop: float = 0.0,
@@ -273,8 +272,9 @@ class Recurrent(Layer):
 
     def step(self, x_t, states, U):
         """One time step, unmasked: projected input ``x_t`` (batch, n_gates*size), the states
-        (batch, size) each and the recurrent weights ``U`` -> (new states, pre-activations: ``x_t``
-        plus the recurrent products, laid out like ``x_t``)."""
+        (batch, size) each and the recurrent weights ``U`` (those of :meth:`make_recurrent_params`,
+        in order) -> (new states, pre-activations: ``x_t`` plus the recurrent products, laid out
+        like ``x_t``)."""
         raise NotImplementedError
 
     def step_backward(self, pre, states, U, d_new):
@@ -292,7 +292,8 @@ class Recurrent(Layer):
         projected = T.dot(x, self.W) + self.b  # (T, B, n_gates*size)
         if self.direction == "backward":
             projected, mask = projected[::-1], mask[::-1]  # the loop walks from the end
-        inputs = [projected, mask, *(getattr(self, name) for name in self.recurrent_names)]
+        U = [p for p in self.params if p.name not in ("W", "b")]  # in make_recurrent_params' order
+        inputs = [projected, mask, *U]
         if type(self).step_backward is Recurrent.step_backward:  # none written: PyTensor derives it
             if self.truncate_gradient != -1:  # PyTensor's own truncated scan gradient fails in JAX mode
                 raise ValueError(f"{type(self).__name__} has no step_backward, which truncate_gradient needs")
@@ -386,7 +387,6 @@ class GatedRecurrent(Recurrent):
     """
 
     n_gates = 3
-    recurrent_names = ("U_zr", "U_h")
 
     def make_recurrent_params(self, rng):
         self.add_param("U_zr", (self.size, 2 * self.size), self.inner_init, rng, blocks=2)
