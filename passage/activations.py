@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from passage.backend import T
-from passage.naming import lookup, name_in
+from passage.naming import Registry
 
 __all__ = ["sigmoid", "steeper_sigmoid", "hard_sigmoid", "tanh", "hard_tanh", "rectify", "linear",
            "softmax", "get"]
@@ -47,16 +47,15 @@ def softmax(x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-_BY_NAME = {f.__name__: f for f in (sigmoid, steeper_sigmoid, hard_sigmoid, tanh, hard_tanh, rectify,
-                                      linear, softmax)}
-_BY_NAME["relu"] = rectify
-
+REGISTRY = Registry("activation", {**{f.__name__: f for f in (sigmoid, steeper_sigmoid, hard_sigmoid, tanh,
+                                                                    hard_tanh, rectify, linear, softmax)},
+                                    "relu": rectify})
 
 
 def get(identifier: str | Callable) -> Callable:
     """The activation called ``identifier`` (case-insensitive), or ``identifier`` itself if callable."""
-    return lookup(_BY_NAME, identifier, "activation")
+    return REGISTRY.resolve(identifier)
 
 
 def name_of(activation: Callable) -> str:
-    return name_in(_BY_NAME, activation, "activation")
+    return REGISTRY.name_of(activation)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from passage.naming import Registry
+
 __all__ = ["Uniform", "Normal", "Orthogonal", "Identity", "Glorot", "Constant", "get"]
 
 
@@ -76,26 +78,18 @@ class Constant:
         return np.full(shape, self.value, dtype=np.float64)
 
 
-_BY_NAME = {"uniform": Uniform, "normal": Normal, "gaussian": Normal, "orthogonal": Orthogonal,
-            "identity": Identity, "glorot": Glorot, "glorot_uniform": Glorot, "constant": Constant}
+REGISTRY = Registry("init", {"uniform": Uniform, "normal": Normal, "gaussian": Normal, "orthogonal": Orthogonal,
+                             "identity": Identity, "glorot": Glorot, "glorot_uniform": Glorot,
+                             "constant": Constant})
 
 
 def get(identifier):
     """An initialiser from a name (case-insensitive), a class, or an instance."""
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    try:
-        return _BY_NAME[str(identifier).lower()]()
-    except KeyError:
-        raise ValueError(f"unknown init {identifier!r}; choose one of {sorted(_BY_NAME)}") from None
+    found = REGISTRY.resolve(identifier)
+    return found() if isinstance(found, type) else found
 
 
 def name_of(init) -> str:
     """A config-safe name for ``init``; initialisers only matter before weights exist, so the
     default settings of the named class are what a config rebuilds."""
-    for name, cls in _BY_NAME.items():
-        if type(init) is cls:
-            return name
-    raise ValueError(f"init {init!r} has no registered name")
+    return REGISTRY.name_of(type(init))

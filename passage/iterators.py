@@ -63,8 +63,9 @@ class SortedPadded:
         longest = max((len(X[i]) for i in indices), default=0)
         return pad([X[i] for i in indices], bucket_length(longest), self.feature_size)
 
-    def train(self, X: Sequence, Y: np.ndarray, rng: np.random.Generator) -> Iterator:
-        """Yield ``(x, mask, y)`` batches covering every sample once, in a random order."""
+    def train(self, X: Sequence, rng: np.random.Generator) -> Iterator:
+        """Yield ``(indices, x, mask)`` batches covering every sample once, in a random order; the
+        caller takes each batch's labels at ``indices``."""
         order = rng.permutation(len(X))
         chunk = self.size * self.chunk_batches
         batches = []
@@ -74,7 +75,7 @@ class SortedPadded:
             batches += [indices[i:i + self.size] for i in range(0, len(indices), self.size)]
         for b in rng.permutation(len(batches)):
             x, mask = self._batch(X, batches[b])
-            yield x, mask, Y[batches[b]]
+            yield batches[b], x, mask
 
     def predict(self, X: Sequence) -> Iterator:
         """Yield ``(indices, x, mask)``; the caller writes each batch's outputs at ``indices``."""

@@ -21,7 +21,7 @@ __all__ = ["Metric", "get"]
 @dataclass
 class Metric:
     name: str
-    score: Callable[[np.ndarray, np.ndarray], float]  # (targets (n, k), predictions (n, k)) -> float
+    score: Callable[[np.ndarray, np.ndarray], float]  # (target rows or class ids, prediction rows) -> float
     greater_is_better: bool
 
     def better(self, new: float, old: float | None) -> bool:
@@ -33,29 +33,36 @@ class Metric:
 
 def _user_shapes(Y: np.ndarray, P: np.ndarray, cost) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's conventions: 1-D for one output; class ids for a softmax."""
-    if Y.shape[1] == 1:
+    if _is_softmax(cost, P):
+        return (Y if Y.ndim == 1 else Y.argmax(axis=1)), P
+    if P.shape[1] == 1:
         return Y[:, 0], P[:, 0]
-    if cost is costs.cce:
-        return Y.argmax(axis=1), P
     return Y, P
+
+
+def _is_softmax(cost, P: np.ndarray) -> bool:
+    return cost is costs.cce and P.shape[1] > 1
+
+
+def _threshold(cost) -> float:
+    return 0.0 if cost in (costs.hinge, costs.squared_hinge) else 0.5
 
 
 def _auc(cost):
     def auc(Y, P):
         y, p = _user_shapes(Y, P, cost)
-        if cost is costs.cce and Y.shape[1] > 1:
-            return float(roc_auc_score(y, p, multi_class="ovr", labels=np.arange(Y.shape[1])))
-        return float(roc_auc_score(y > (0 if cost in (costs.hinge, costs.squared_hinge) else 0.5), p))
+        if _is_softmax(cost, P):
+            return float(roc_auc_score(y, p, multi_class="ovr", labels=np.arange(P.shape[1])))
+        return float(roc_auc_score(y > _threshold(cost), p))
     return auc
 
 
 def _accuracy(cost):
-    threshold = 0.0 if cost in (costs.hinge, costs.squared_hinge) else 0.5
-
     def accuracy(Y, P):
-        if cost is costs.cce and Y.shape[1] > 1:
-            return float(np.mean(Y.argmax(axis=1) == P.argmax(axis=1)))
-        return float(np.mean((Y > threshold) == (P > threshold)))
+        y, p = _user_shapes(Y, P, cost)
+        if _is_softmax(cost, P):
+            return float(np.mean(y == p.argmax(axis=1)))
+        return float(np.mean((y > _threshold(cost)) == (p > _threshold(cost))))
     return accuracy
 
 

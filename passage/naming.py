@@ -1,24 +1,37 @@
-"""Finding functions by name, for the modules whose members are plain functions (activations, costs)."""
+"""Finding things by name: one :class:`Registry` per kind (activations, costs, inits, updaters, layers).
+
+Names resolve case-insensitively. Configs store the registered name, and loading a file looks
+names up only here, so a file can only ever name Passage's own classes and functions.
+"""
 from __future__ import annotations
 
-from typing import Callable
-
-__all__ = ["lookup", "name_in"]
+__all__ = ["Registry"]
 
 
-def lookup(table: dict[str, Callable], identifier, kind: str) -> Callable:
-    """``table``'s entry for ``identifier`` (case-insensitive), or ``identifier`` itself if callable."""
-    if callable(identifier):
-        return identifier
-    try:
-        return table[str(identifier).lower()]
-    except KeyError:
-        raise ValueError(f"unknown {kind} {identifier!r}; choose one of {sorted(table)}") from None
+class Registry:
+    """Entries (functions or classes) of one ``kind`` by name."""
 
+    def __init__(self, kind: str, entries: dict):
+        self.kind = kind
+        self._entries = {name.lower(): entry for name, entry in entries.items()}
 
-def name_in(table: dict[str, Callable], function: Callable, kind: str) -> str:
-    """The name ``function`` is registered under, for configs."""
-    for name, entry in table.items():
-        if entry is function:
-            return name
-    raise ValueError(f"{kind} {function!r} has no registered name, so it cannot be saved in a config")
+    def __contains__(self, name) -> bool:
+        return str(name).lower() in self._entries
+
+    def get(self, name):
+        """The entry registered as ``name`` (case-insensitive)."""
+        try:
+            return self._entries[str(name).lower()]
+        except KeyError:
+            raise ValueError(f"unknown {self.kind} {name!r}; choose one of {sorted(self._entries)}") from None
+
+    def resolve(self, identifier):
+        """``identifier`` itself when it is callable (a function or class), else the entry of that name."""
+        return identifier if callable(identifier) else self.get(identifier)
+
+    def name_of(self, entry) -> str:
+        """The name ``entry`` is registered under (the first, when it has several), for configs."""
+        for name, registered in self._entries.items():
+            if registered is entry:
+                return name
+        raise ValueError(f"{self.kind} {entry!r} has no registered name, so it cannot be saved in a config")

@@ -6,8 +6,8 @@ so loading never unpickles and never runs code from the file. Writes are atomic:
 written to a temporary file next to the target and then renamed over it, so a crash mid-save
 leaves the previous file intact.
 
-    save(model, "sentiment.passage", tokenizer=tokenizer)
-    model = load("sentiment.passage")      # model.tokenizer is the saved tokenizer (or None)
+This module knows configurations and arrays, not models: :func:`passage.models.save` and
+:func:`passage.models.load` (also ``passage.utils.save/load``) turn models into both and back.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["FORMAT", "VERSION", "ModelFileError", "write", "read", "save", "load"]
+__all__ = ["FORMAT", "VERSION", "ModelFileError", "write", "read", "prefixed", "unprefixed", "check_shapes"]
 
 FORMAT = "passage"
 VERSION = 1
@@ -92,15 +92,24 @@ def read(path) -> tuple[dict, dict[str, np.ndarray]]:
     return config, arrays
 
 
-def save(model, path, tokenizer=None) -> None:
-    """Save ``model`` (and the ``tokenizer`` that made its input, if given) to one file at ``path``."""
-    model.save(path, tokenizer=tokenizer)
+def prefixed(prefix: str, arrays: dict) -> dict:
+    """Arrays named '<prefix>/<name>', as a file stores them beside others."""
+    return {f"{prefix}/{name}": value for name, value in arrays.items()}
 
 
-def load(path):
-    """The model saved at ``path`` (a model file or a checkpoint); ``model.tokenizer`` holds the saved
-    tokenizer, or None."""
-    from passage.models import RNN  # models import this module: import here to avoid a cycle
+def unprefixed(prefix: str, arrays: dict) -> dict:
+    """The arrays stored under '<prefix>/', by their own names."""
+    return {name[len(prefix) + 1:]: value for name, value in arrays.items() if name.startswith(prefix + "/")}
 
-    config, arrays = read(path)
-    return RNN.from_config(config, arrays, source=os.fspath(path))
+
+def check_shapes(declared: dict[str, tuple], arrays: dict[str, np.ndarray], source: str) -> None:
+    """Refuse a file whose configuration declares other parameters or shapes than its arrays hold,
+    before anything of the declared sizes is allocated."""
+    missing, unknown = sorted(set(declared) - set(arrays)), sorted(set(arrays) - set(declared))
+    if missing or unknown:
+        raise ModelFileError(f"{source} does not match its own configuration: arrays missing {missing}, "
+                             f"arrays not in it {unknown}")
+    for name, shape in declared.items():
+        if tuple(arrays[name].shape) != tuple(shape):
+            raise ModelFileError(f"{source} does not match its own configuration: {name} is declared "
+                                 f"{tuple(shape)} but stored {arrays[name].shape}")

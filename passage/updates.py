@@ -12,6 +12,7 @@ import numpy as np
 
 from passage import backend
 from passage.backend import T
+from passage.naming import Registry
 
 __all__ = ["Regularizer", "Update", "SGD", "Momentum", "NAG", "Adagrad", "Adadelta", "RMSprop",
            "Adam", "get"]
@@ -227,25 +228,20 @@ class Adam(Update):
         return p - self._lr * m_hat / (T.sqrt(v_hat) + self.epsilon)
 
 
-_BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, Momentum, NAG, Adagrad, Adadelta, RMSprop, Adam)}
+REGISTRY = Registry("updater", {cls.__name__: cls for cls in (SGD, Momentum, NAG, Adagrad, Adadelta, RMSprop,
+                                                                Adam)})
 
 
 def get(identifier) -> Update:
     """An updater from a name (case-insensitive, default settings), a class, or an instance."""
     if isinstance(identifier, Update):
         return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Update):
-        return identifier()
-    try:
-        return _BY_NAME[str(identifier).lower()]()
-    except KeyError:
-        raise ValueError(f"unknown updater {identifier!r}; choose one of {sorted(_BY_NAME)}") from None
+    return REGISTRY.resolve(identifier)()
 
 
 def from_config(name: str, config: dict) -> Update:
     """Rebuild an updater from its class name and :meth:`Update.get_config`."""
-    if str(name).lower() not in _BY_NAME:
-        raise ValueError(f"unknown updater {name!r}; choose one of {sorted(_BY_NAME)}")
+    cls = REGISTRY.get(name)
     config = dict(config)
     regularizer = Regularizer(**config.pop("regularizer", {}))
-    return _BY_NAME[name.lower()](regularizer=regularizer, **config)
+    return cls(regularizer=regularizer, **config)

@@ -2,6 +2,6 @@
 
 Files are no longer pickles: see :mod:`passage.serialization`.
 """
-from passage.serialization import load, save
+from passage.models import load, save
 
 __all__ = ["save", "load"]
