@@ -82,8 +82,8 @@ def label_rows(Y: np.ndarray, n_out: int, cost, name: str, class_ids: bool = Fal
     if cost is costs.cce and n_out > 1 and (Y.ndim == 1 or Y.shape[1:] == (1,)):
         labels = Y.reshape(-1)
         if labels.size and (np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= n_out):
-            raise ValueError(f"class labels must be integers in [0, {n_out}) for a {n_out}-unit softmax "
-                             f"output, got {labels.min()}..{labels.max()}")
+            raise ValueError(f"{name}: class labels must be integers in [0, {n_out}) for a {n_out}-unit "
+                             f"softmax output, got {labels.min()}..{labels.max()}")
         if class_ids:
             return labels.astype(np.int32)
         Y = np.eye(n_out, dtype=backend.floatX())[labels.astype(int)]

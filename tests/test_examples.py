@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from numpy.testing import assert_allclose
 
-from passage.datasets import load_imdb
+from passage.datasets import load_imdb, read_kaggle_tsv
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
@@ -46,11 +47,18 @@ def test_popcorn_on_kaggle_files_writes_a_submission(tmp_path):
     out = tmp_path / "submission.csv"
     run_example("popcorn.py", "--train", str(tmp_path / "labeledTrainData.tsv"),
                 "--test", str(tmp_path / "testData.tsv"), "--out", str(out),
-                "--epochs", "1", "--embedding", "8", "--hidden", "8", "--max-len", "50")
+                "--epochs", "1", "--embedding", "8", "--hidden", "8", "--max-len", "50",
+                "--save", str(tmp_path / "popcorn.passage"))
     submission = pd.read_csv(out, dtype={"id": str})
     assert list(submission.columns) == ["id", "sentiment"]
     assert submission["id"].tolist() == [f"{i}_0" for i in range(40)]
-    assert submission["sentiment"].between(0, 1).all()
+    # the rows are the saved model's predictions for the test reviews, in the file's order
+    from passage.preprocessing import clean
+    from passage.utils import load
+    model = load(tmp_path / "popcorn.passage")
+    reviews = read_kaggle_tsv(str(tmp_path / "testData.tsv"))["review"]
+    expected = model.predict(model.tokenizer.transform([clean(r) for r in reviews]))[:, 0]
+    assert_allclose(submission["sentiment"].to_numpy(), expected, rtol=1e-5)
 
 
 @pytest.mark.slow
@@ -85,7 +93,6 @@ def test_ablation_quick_compares_naive_with_all_tricks(capsys, tmp_path):
 @pytest.mark.slow
 def test_the_talks_program_runs_unchanged(tmp_path):
     """DESIGN.md's program, verbatim between the markers, on Kaggle-format files."""
-    from passage.datasets import read_kaggle_tsv
     from passage.preprocessing import clean
     write_kaggle_files(tmp_path, n_train=256, n_test=64)
     train = read_kaggle_tsv(str(tmp_path / "labeledTrainData.tsv"))
@@ -109,6 +116,7 @@ def test_the_talks_program_runs_unchanged(tmp_path):
     pr = model.predict(tokenizer.transform(test_texts)).flatten()
     # --- end ---
     pd.DataFrame({"id": test["id"], "sentiment": pr}).to_csv(tmp_path / "submission.csv", index=False)
-    assert pr.shape == (64,) and np.all((pr >= 0) & (pr <= 1))
+    assert pr.shape == (64,) and np.std(pr) > 0  # one prediction per review, not a constant
     with open(tmp_path / "submission.csv") as f:
         assert next(csv.reader(f)) == ["id", "sentiment"]
+    assert_allclose(pd.read_csv(tmp_path / "submission.csv")["sentiment"].to_numpy(), pr, rtol=1e-6)

@@ -4,7 +4,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from passage import backend, layers
-from passage.layers import Dense, DropoutMasks, Embedding, GatedRecurrent, LstmRecurrent, OneHot, SimpleRecurrent
+from passage.layers import (Bidirectional, Dense, DropoutMasks, Embedding, GatedRecurrent, LstmRecurrent, OneHot,
+                            Param, SimpleRecurrent)
 
 N_IN, SIZE, LENGTH, BATCH = 3, 4, 6, 3
 LENGTHS = [6, 4, 1]  # padded to LENGTH; the last sequence is one real step
@@ -151,9 +152,14 @@ def test_gradients_match_finite_differences_through_scan_and_mask(cls, direction
     layer.set_weights(random_weights(layer, rng))
     x, mask = rng.normal(size=(LENGTH, BATCH, N_IN)), mask_of(LENGTHS)
     coefficients = rng.normal(size=(LENGTH, BATCH, SIZE) if seq_output else (BATCH, SIZE))
+    assert_gradients_match_finite_differences(layer, x, mask, coefficients)
+
+
+def assert_gradients_match_finite_differences(layer, x, mask, coefficients):
+    """The gradient of ``sum(output * coefficients)`` for every entry of every weight and of the input."""
     f = compile_layer(layer, x.shape, with_grad=True)
     _, *grads = f(x, mask, coefficients)
-    for p, g in zip(layer.params, grads):
+    for name, p, g in zip(layer.param_names, layer.params, grads):
         value = p.get_value()
 
         def cost(p=p, value=value):
@@ -162,7 +168,7 @@ def test_gradients_match_finite_differences_through_scan_and_mask(cls, direction
 
         for index in np.ndindex(value.shape):
             assert_allclose(g[index], finite_difference(cost, value, index), rtol=1e-5, atol=1e-8,
-                            err_msg=f"{p.name}{index}")
+                            err_msg=f"{name}{index}")
         p.set_value(value)
 
     d_x = grads[-1]
@@ -330,3 +336,90 @@ def test_stack_errors_say_how_to_fix():
                                    LstmRecurrent(4), Dense(8), Dense(1)])
     assert layers.check_stack([Embedding(4, 10), GatedRecurrent(4, seq_output=True), Dense(1)])  # per token
 
+
+
+class WithInitialState(SimpleRecurrent):
+    """A user's layer with an extra parameter (a learned initial state) that its step never receives."""
+
+    def param_specs(self, n_in):
+        return super().param_specs(n_in) + [Param("h0", (self.size,), "normal")]
+
+
+def test_a_parameter_outside_the_written_gradient_is_refused():
+    with pytest.raises(ValueError, match=r"\['h0'\].*recurrent_weights.*written_gradient = False"):
+        WithInitialState(size=SIZE).build(N_IN, np.random.default_rng(0))
+
+
+# ---- Bidirectional --------------------------------------------------------------------------------
+
+def merged(forward, backward, merge):
+    if merge == "concat":
+        return np.concatenate([forward, backward], axis=-1)
+    return forward + backward if merge == "sum" else (forward + backward) / 2
+
+
+def copy_weights(layer, prefix):
+    return {name[len(prefix) + 1:]: value for name, value in zip(layer.param_names, layer.get_weights())
+            if name.startswith(prefix + "/")}
+
+
+@pytest.mark.parametrize("cls, reference", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
+@pytest.mark.parametrize("merge", ["concat", "sum", "mean"])
+def test_bidirectional_matches_numpy_forward_and_reversed_backward_states(cls, reference, merge):
+    rng = np.random.default_rng(11)
+    layer = Bidirectional(cls(size=SIZE, seq_output=True), merge=merge)
+    layer.build(N_IN, rng)
+    layer.set_weights(random_weights(layer, rng))
+    assert layer.param_names[0] == "forward/W" and layer.n_out == (2 * SIZE if merge == "concat" else SIZE)
+    x, mask = rng.normal(size=(LENGTH, BATCH, N_IN)), mask_of(LENGTHS)
+    forward_last, forward_seq = numpy_run(reference, x, LENGTHS, copy_weights(layer, "forward"), cls.n_states)
+    _, backward_seq = numpy_run(reference, x, LENGTHS, copy_weights(layer, "backward"), cls.n_states, backward=True)
+
+    got_seq = compile_layer(layer, x.shape)(x, mask)
+    expected_seq = merged(forward_seq, backward_seq, merge)
+    for b, n in enumerate(LENGTHS):
+        assert_allclose(got_seq[:n, b], expected_seq[:n, b], rtol=1e-10, atol=1e-12)
+
+    layer.forward.seq_output = layer.backward.seq_output = False
+    # the backward copy's summary is its state after reading back to the first token, never a padded one
+    assert_allclose(compile_layer(layer, x.shape)(x, mask), merged(forward_last, backward_seq[0], merge),
+                    rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("seq_output", [True, False])
+def test_bidirectional_gradients_match_finite_differences(seq_output):
+    rng = np.random.default_rng(12)
+    layer = Bidirectional(GatedRecurrent(size=SIZE, seq_output=seq_output))
+    layer.build(N_IN, rng)
+    layer.set_weights(random_weights(layer, rng))
+    x, mask = rng.normal(size=(LENGTH, BATCH, N_IN)), mask_of(LENGTHS)
+    coefficients = rng.normal(size=(LENGTH, BATCH, 2 * SIZE) if seq_output else (BATCH, 2 * SIZE))
+    assert_gradients_match_finite_differences(layer, x, mask, coefficients)
+
+
+def test_bidirectional_stacks_and_its_config_rebuilds_it_with_its_weights():
+    rng = np.random.default_rng(13)
+    layer = Bidirectional(LstmRecurrent(size=SIZE, seq_output=True, p_drop=0.25), merge="sum")
+    layer.build(N_IN, rng)
+    config = layer.get_config()
+    assert config == {"layer": {"class": "LstmRecurrent", "config": LstmRecurrent(
+        size=SIZE, seq_output=True, p_drop=0.25).get_config()}, "merge": "sum"}
+    rebuilt = layers.get("Bidirectional", config)
+    rebuilt._initial_weights = dict(zip(layer.param_names, layer.get_weights()))
+    rebuilt.build(N_IN, np.random.default_rng(99))
+    x = rng.normal(size=(LENGTH, BATCH, N_IN))
+    assert_allclose(compile_layer(rebuilt, x.shape)(x, mask_of(LENGTHS)),
+                    compile_layer(layer, x.shape)(x, mask_of(LENGTHS)))
+    assert not layers.check_stack([Embedding(4, 10), Bidirectional(GatedRecurrent(4, seq_output=True)),
+                                   Bidirectional(SimpleRecurrent(4)), Dense(1)])
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Bidirectional(Dense(4)), "wraps a recurrent layer.*got Dense"),
+    (lambda: Bidirectional(Embedding(4, 10)), "wraps a recurrent layer"),
+    (lambda: Bidirectional(GatedRecurrent(4), merge="max"), "merge must be one of"),
+    (lambda: Bidirectional(GatedRecurrent(4, direction="backward")), "direction='forward'"),
+])
+def test_bidirectional_refuses_what_it_cannot_wrap(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

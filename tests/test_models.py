@@ -62,7 +62,12 @@ def test_accepts_lists_numpy_arrays_and_pandas_series():
     expected = model.predict(X.tolist())
     assert_allclose(model.predict(X), expected)
     assert_allclose(model.predict(pd.Series(list(X))), expected)
-    model.fit(pd.Series(list(X)), pd.Series(rng.integers(0, 2, 10)))
+    labels = rng.integers(0, 2, 10)
+    from_series, from_lists = tiny_model(), tiny_model()
+    from_series.fit(pd.Series(list(X)), pd.Series(labels))
+    from_lists.fit(X.tolist(), labels.tolist())
+    assert_allclose(from_series.predict(X), from_lists.predict(X), rtol=1e-6)
+    assert not np.allclose(from_series.predict(X), expected)  # it did train
 
 
 def test_batch_size_is_honoured():

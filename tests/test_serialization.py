@@ -170,3 +170,32 @@ def test_a_model_with_an_unnamed_custom_cost_says_it_cannot_be_saved(tmp_path):
     with pytest.raises(ValueError, match="cannot be saved"):
         save(model, tmp_path / "model.passage")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("layer, field, value", [
+    (0, "n_features", 10 ** 12),   # a terabyte embedding
+    (1, "size", 2 ** 40),
+    (1, "size", -3),
+    (1, "size", "many"),
+    (2, "size", 7),                # a plausible size that simply does not match the arrays
+])
+def test_declared_shapes_are_checked_against_the_stored_arrays_before_anything_is_allocated(
+        tmp_path, layer, field, value):
+    path = tmp_path / "model.passage"
+    model = trained_model()
+    save(model, path)
+    config, arrays = serialization.read(path)
+    config["model"]["layers"][layer]["config"][field] = value
+    serialization.write(path, config, arrays)
+    with pytest.raises(ModelFileError, match="does not match its own configuration|does not describe a model"):
+        load(path)
+
+
+def test_a_file_whose_arrays_lack_a_parameter_is_refused(tmp_path):
+    path = tmp_path / "model.passage"
+    save(trained_model(), path)
+    config, arrays = serialization.read(path)
+    del arrays["layers/1/U_h"]
+    serialization.write(path, config, arrays)
+    with pytest.raises(ModelFileError, match=r"arrays missing \['1/U_h'\]"):
+        load(path)

@@ -5,6 +5,7 @@ import logging
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
 from passage.layers import Dense, Embedding, GatedRecurrent
 from passage.models import RNN, NotBuiltError
@@ -95,9 +96,15 @@ def test_validation_split_holds_out_that_fraction_and_scores_builtin_metrics():
 
     model().fit(X, Y, batch_size=32, n_epochs=1, validation_split=0.25, metric=count)
     assert sizes == [(32, 32)]
+    valX, valY = data(32, 1)
     for metric in ("auc", "accuracy", "loss"):
-        history = model().fit(X, Y, batch_size=32, n_epochs=1, validation_split=0.25, metric=metric)
-        assert 0 <= history[0][f"val_{metric}"] <= (1 if metric != "loss" else 10)
+        trained = model()
+        history = trained.fit(X, Y, batch_size=32, n_epochs=1, validation_data=(valX, valY), metric=metric)
+        P = trained.predict(valX)[:, 0].astype(np.float64)
+        expected = {"auc": roc_auc_score(valY, P), "accuracy": accuracy_score(valY, P > 0.5),
+                    "loss": log_loss(valY, P)}[metric]
+        assert history[0][f"val_{metric}"] == pytest.approx(expected, rel=1e-4)
+        assert history[0]["val_loss"] == pytest.approx(log_loss(valY, P), rel=1e-4)
 
 
 @pytest.mark.parametrize("kwargs, message", [
