@@ -5,6 +5,7 @@
     python examples/popcorn.py --talk               # the talk's settings (GRU 512, 10 epochs: hours on CPU)
     python examples/popcorn.py --train labeledTrainData.tsv --test testData.tsv   # Kaggle files -> submission.csv
     python examples/popcorn.py --save sentiment.passage   # also save the model with its tokenizer
+    python examples/popcorn.py --pretrain           # start from a language model of the train + test texts
 
 The model code in ``run`` is the talk's, with the same imports and calls, plus the talk's advice:
 hold out a validation set, score it after every epoch and keep the earliest best epoch.
@@ -21,12 +22,33 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from passage.datasets import load_imdb, read_kaggle_tsv
 from passage.layers import Dense, Embedding, GatedRecurrent
 from passage.models import RNN
-from passage.preprocessing import Tokenizer, clean
+from passage.preprocessing import UNK, Tokenizer, clean, lm_windows
+from passage.updates import Adam
 from passage.updates import get as get_updater
 from passage.utils import save
 
 TALK = {"embedding": 256, "hidden": 512, "p_drop": 0.75, "updater": "adadelta", "lr": 0.5, "epochs": 10,
         "patience": None, "max_len": None}
+
+
+def pretrained_language_model(tokenizer, texts, args) -> RNN:
+    """A word-level language model of ``texts`` (no labels) with the classifier's Embedding and GRU.
+
+    It reads every id of the vocabulary but predicts only the ``args.lm_vocabulary`` most frequent
+    ones (ids are frequency-ranked; rarer next words are the UNK target): the softmax over all
+    ids would cost more than everything else together on a CPU.
+    """
+    n_targets = min(args.lm_vocabulary, tokenizer.n_features)
+    X, Y = lm_windows(tokenizer.transform(texts), 100)
+    Y = [np.where(y < n_targets, y, UNK) for y in Y]
+    lm = RNN([Embedding(size=args.embedding, n_features=tokenizer.n_features),
+              GatedRecurrent(size=args.hidden, seq_output=True),
+              Dense(size=n_targets, activation="softmax")], cost="cce", updater=Adam(lr=args.lm_lr), seed=args.seed)
+    start = time.time()
+    lm.fit(X, Y, n_epochs=args.lm_epochs, validation_split=0.02, metric="perplexity")
+    print(f"language model of {len(texts)} texts ({sum(map(len, X)):,} ids) trained in {time.time() - start:.0f} s: "
+          f"validation perplexity {lm.history[-1]['val_perplexity']:.1f} over {n_targets} ids")
+    return lm
 
 
 def run(train_texts, trY, test_texts, args) -> np.ndarray:
@@ -43,6 +65,8 @@ def run(train_texts, trY, test_texts, args) -> np.ndarray:
               Dense(size=1, activation="sigmoid")]
     model = RNN(layers=layers, cost="bce", updater=updater, seed=args.seed)
     start = time.time()
+    if args.pretrain:  # the test texts are read without their labels, as Kaggle handed them out
+        model.copy_weights_from(pretrained_language_model(tokenizer, train_texts + test_texts, args), [0, 1])
     model.fit(trX, trY, n_epochs=args.epochs, validation_split=0.1, metric="auc", patience=args.patience)
     print(f"trained in {time.time() - start:.0f} s")
     if args.save:
@@ -71,6 +95,12 @@ def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser.add_argument("--n-train", type=int, default=None, help="use only this many training reviews")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", help="save the trained model and tokenizer to this file")
+    parser.add_argument("--pretrain", action="store_true", help="start the Embedding and GRU from a language "
+                        "model trained on the training and test texts (no labels)")
+    parser.add_argument("--lm-epochs", type=int, default=1, help="language-model epochs for --pretrain")
+    parser.add_argument("--lm-lr", type=float, default=0.002)
+    parser.add_argument("--lm-vocabulary", type=int, default=8000, help="how many of the most frequent ids "
+                        "the language model predicts")
     parser.add_argument("--talk", action="store_true", help="the talk's exact settings")
     parser.add_argument("--quick", action="store_true", help="4,000 reviews, their last 100 ids, 2 epochs: "
                         "about a minute")

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from passage import backend, costs, data, metrics, outputs, serialization, training, updates
+from passage import backend, costs, data, metrics, outputs, sampling, serialization, training, updates
 from passage import layers as layer_classes
 from passage.iterators import SortedPadded
 from passage.layers import DropoutMasks, Layer, check_stack
@@ -108,16 +108,21 @@ class RNN:
         return h  # (B, n_out) per sequence, (T, B, n_out) per token
 
     def _function(self, kind: str, length: int, batch: int):
-        """``(compiled function, its DropoutMasks)`` of kind 'train' or 'predict' for this batch shape,
-        compiled on first use."""
+        """``(compiled function, its DropoutMasks)`` for this batch shape, compiled on first use: kind
+        'predict' (outputs), 'loss' (the summed cost and how many rows it counts) or 'train' (one
+        optimizer step; returns the cost)."""
         key = (kind, length, batch) if backend.STATIC_SHAPES else (kind,)
         if key not in self._functions:
             X, mask = self._symbolic_inputs(length, batch)
+            static = backend.STATIC_SHAPES
             if kind == "predict":
                 self._functions[key] = (backend.function([X, mask], self._forward(X, mask, False, None)), None)
+            elif kind == "loss":
+                Y = self.output.target_input(length if static else None, batch if static else None)
+                total = self.output.batch_loss(Y, self._forward(X, mask, False, None), mask)
+                self._functions[key] = (backend.function([X, mask, Y], list(total)), None)
             else:
                 masks = DropoutMasks()
-                static = backend.STATIC_SHAPES
                 Y = self.output.target_input(length if static else None, batch if static else None)
                 cost = self.output.batch_cost(Y, self._forward(X, mask, True, masks), mask)
                 steps = self.updater.get_updates(self.params, cost)
@@ -252,7 +257,7 @@ class RNN:
         if (patience is not None or metric != "loss") and validation is None:
             raise ValueError("patience and metric need validation data: pass validation_data=(X, Y) "
                              "or validation_split=0.1")
-        score = metrics.get(metric, self.cost, self._loss) if validation is not None else None
+        score = metrics.get(metric, self.cost) if validation is not None else None
         if self.verbose:
             training.console_logging()
         return training.train(self, X, Y, validation, score, n_epochs, batch_size, patience, restore_best,
@@ -267,8 +272,22 @@ class RNN:
                 yield indices, np.asarray(function(x, mask)), mask
         return self.output.collect(len(sequences), batches())
 
+    def _streamed_loss(self, X, Y, batch_size: int) -> float:
+        """The mean cost of the checked sequences ``X`` against labels ``Y``, batch by batch: for a
+        language model no vocabulary-sized predictions are ever kept."""
+        total, count = 0.0, 0.0
+        for indices, x, mask in self._iterator(batch_size).predict(X):
+            function, _ = self._function("loss", x.shape[0], x.shape[1])
+            batch_total, batch_count = function(x, mask, self.output.batch_targets(Y, indices, x.shape[0]))
+            total, count = total + float(batch_total), count + float(batch_count)
+        return total / max(count, 1.0)
+
     def _score(self, X, Y, score, batch_size: int) -> tuple[float, float]:
-        """(loss, ``score``) of the predictions for the checked sequences ``X`` against labels ``Y``."""
+        """(loss, ``score``) for the checked sequences ``X`` against labels ``Y``. Loss-based metrics
+        are streamed; the others score the predictions, whose loss then comes from the same rows."""
+        if score.from_loss is not None:
+            loss = self._streamed_loss(X, Y, batch_size)
+            return loss, score.from_loss(loss)
         rows = self.output.rows(Y, self._predict_sequences(X, batch_size))
         return self._loss(*rows), score.score(*rows)
 
@@ -278,14 +297,53 @@ class RNN:
         self._require_built()
         return self._predict_sequences(data.sequences(X, self._input_layer), batch_size)
 
+    def sample(self, prefix, n: int, temperature: float = 1.0, seed: int | None = None,
+               top_k: int | None = None):
+        """Generate from a language model: ``prefix`` (a list of ids, or a list of such lists) followed
+        by ``n`` ids, each drawn from the model's next-id probabilities at ``temperature`` (0: the
+        most likely id; the same ``seed`` gives the same sample), among the ``top_k`` most likely if
+        given. Text comes back with ``tokenizer.inverse_transform([ids])``. See :mod:`passage.sampling`."""
+        return sampling.sample(self, prefix, n, temperature, seed, top_k)
+
+    def copy_weights_from(self, source: "RNN", layers) -> list[str]:
+        """Start some layers from another model's weights, e.g. a classifier's Embedding and GRU from a
+        language model's: ``layers=[0, 1]`` copies ``source``'s layers 0 and 1 into the same positions
+        here, ``{1: 2}`` copies its layer 1 into layer 2. Each pair must be the same layer class with
+        the same parameter shapes. Returns the names of the parameters copied."""
+        self._require_built()
+        source._require_built()
+        pairs = dict(layers) if isinstance(layers, dict) else {i: i for i in layers}
+        checked = []  # every pair is checked before any weight is copied
+        for from_position, to_position in pairs.items():
+            if not (0 <= from_position < len(source.layers) and 0 <= to_position < len(self.layers)):
+                raise ValueError(f"layer positions {from_position} -> {to_position} are outside the models "
+                                 f"({len(source.layers)} and {len(self.layers)} layers)")
+            giver, taker = source.layers[from_position], self.layers[to_position]
+            if type(giver) is not type(taker):
+                raise ValueError(f"layer {from_position} of the source is a {type(giver).__name__}, but layer "
+                                 f"{to_position} here is a {type(taker).__name__}")
+            weights = dict(zip(giver.param_names, giver.get_weights()))
+            shapes = {name: p.get_value(borrow=True).shape for name, p in zip(taker.param_names, taker.params)}
+            for name, value in weights.items():
+                if shapes.get(name) != value.shape:
+                    raise ValueError(f"{type(taker).__name__} {name} has shape {shapes.get(name)} here but "
+                                     f"{value.shape} in the source (layer {from_position} -> {to_position}); "
+                                     "build both with the same sizes and the same tokenizer")
+            checked.append((to_position, taker, weights))
+        for to_position, taker, weights in checked:
+            taker.set_weights(weights)
+        return [f"{to_position}/{name}" for to_position, _, weights in checked for name in weights]
+
     def evaluate(self, X, Y, metric="loss", batch_size: int = 64) -> float:
-        """``metric`` ('loss', 'auc', 'accuracy' or ``score(y_true, y_pred)``) of the predictions for ``X``;
-        per-token models are scored on real tokens only."""
+        """``metric`` ('loss', 'auc', 'accuracy', 'perplexity', 'bits' or ``score(y_true, y_pred)``) of
+        the predictions for ``X``; per-token models are scored on real tokens only."""
         self._require_built()
         sequences = data.sequences(X, self._input_layer)
         targets = self.output.targets(Y, sequences, "Y", "X")
-        rows = self.output.rows(targets, self._predict_sequences(sequences, batch_size))
-        return metrics.get(metric, self.cost, self._loss).score(*rows)
+        score = metrics.get(metric, self.cost)
+        if score.from_loss is not None:
+            return score.from_loss(self._streamed_loss(sequences, targets, batch_size))
+        return score.score(*self.output.rows(targets, self._predict_sequences(sequences, batch_size)))
 
 
 def save(model: RNN, path, tokenizer=None) -> None:

@@ -50,6 +50,10 @@ class Output:
         """The symbolic training cost of one batch: predictions ``P`` against targets ``Y``."""
         raise NotImplementedError
 
+    def batch_loss(self, Y, P, mask):
+        """The symbolic cost of one batch summed over its rows, and how many rows it counts."""
+        raise NotImplementedError
+
     def collect(self, n: int, batches) -> list | np.ndarray:
         """All predictions, in input order, from ``(indices, outputs, mask)`` batches."""
         raise NotImplementedError
@@ -87,6 +91,10 @@ class PerSequence(Output):
 
     def batch_cost(self, Y, P, mask):
         return self.cost(Y, P)
+
+    def batch_loss(self, Y, P, mask):
+        rows = T.cast(P.shape[0], P.dtype)
+        return self.cost(Y, P) * rows, rows  # a cost is a mean over rows
 
     def collect(self, n, batches):
         outputs = np.zeros((n, self.n_out), dtype=backend.floatX())
@@ -163,8 +171,11 @@ class PerToken(Output):
         return targets
 
     def batch_cost(self, Y, P, mask):
-        per_token = self.cost.rows(Y, P)  # (T, B)
-        return (per_token * mask).sum() / T.maximum(mask.sum(), 1.0)
+        total, tokens = self.batch_loss(Y, P, mask)
+        return total / T.maximum(tokens, 1.0)
+
+    def batch_loss(self, Y, P, mask):
+        return (self.cost.rows(Y, P) * mask).sum(), mask.sum()  # rows: (T, B)
 
     def collect(self, n, batches):
         outputs = [None] * n

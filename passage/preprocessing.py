@@ -1,8 +1,10 @@
 """Text in: the Tokenizer (words or characters to integer ids) and an HTML cleaning helper.
 
 Ids: ``PAD = 0`` (padding, never a token), ``UNK = 1`` (any token not in the vocabulary), then
-the vocabulary from 2 on, most frequent first (document frequency; ties in string order, so the
-same texts always give the same ids).
+with ``Tokenizer(mark_ends=True)`` ``BOS = 2`` and ``EOS = 3`` (each text's begin and end, for
+language models), then the vocabulary, most frequent first (document frequency; ties in string
+order, so the same texts always give the same ids). :func:`lm_windows` cuts id sequences into a
+language model's inputs and targets.
 """
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ import re
 from collections import Counter
 from typing import Iterable, Sequence
 
-__all__ = ["PAD", "UNK", "Tokenizer", "clean", "tokenize"]
+import numpy as np
+
+__all__ = ["PAD", "UNK", "BOS", "EOS", "Tokenizer", "clean", "tokenize", "lm_windows"]
 
 log = logging.getLogger("passage")
 
-PAD, UNK = 0, 1
-_RESERVED = 2
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
 UNK_TOKEN = "<unk>"
 
 # A word (letters, digits, underscore, in any script) with an optional contraction ("don't",
@@ -46,12 +49,18 @@ class Tokenizer:
     max_len : int or None
         Cut longer texts to ``max_len`` ids, keeping their start (``keep='start'``) or end
         (``keep='end'``). No text is ever dropped; how many were cut is logged.
+    mark_ends : bool
+        Begin each text with ``BOS`` (id 2) and end it with ``EOS`` (id 3), so a language model
+        learns where texts start and stop; the vocabulary then starts at id 4.
     """
 
     def __init__(self, max_features: int = 9997, min_df: int = 10, lowercase: bool = True,
-                 character: bool = False, max_len: int | None = None, keep: str = "start"):
-        if max_features < _RESERVED + 1:
-            raise ValueError(f"max_features counts PAD and UNK too, so it must be at least 3, got {max_features}")
+                 character: bool = False, max_len: int | None = None, keep: str = "start",
+                 mark_ends: bool = False):
+        reserved = 4 if mark_ends else 2
+        if max_features < reserved + 1:
+            raise ValueError(f"max_features counts the {reserved} reserved ids too, so it must be at least "
+                             f"{reserved + 1}, got {max_features}")
         if min_df < 1:
             raise ValueError(f"min_df must be at least 1, got {min_df}")
         if keep not in ("start", "end"):
@@ -60,7 +69,8 @@ class Tokenizer:
             raise ValueError(f"max_len must be a positive number of ids or None, got {max_len}")
         self.max_features, self.min_df = max_features, min_df
         self.lowercase, self.character = lowercase, character
-        self.max_len, self.keep = max_len, keep
+        self.max_len, self.keep, self.mark_ends = max_len, keep, mark_ends
+        self._reserved = reserved
         self.vocabulary: list[str] | None = None
         self.encoder: dict[str, int] = {}
 
@@ -76,8 +86,8 @@ class Tokenizer:
             document_frequency.update(set(tokens))
         kept = [(df, token) for token, df in document_frequency.items() if df >= self.min_df]
         kept.sort(key=lambda pair: (-pair[0], pair[1]))
-        self.vocabulary = [token for _, token in kept[:self.max_features - _RESERVED]]
-        self.encoder = {token: i for i, token in enumerate(self.vocabulary, start=_RESERVED)}
+        self.vocabulary = [token for _, token in kept[:self.max_features - self._reserved]]
+        self.encoder = {token: i for i, token in enumerate(self.vocabulary, start=self._reserved)}
         return self
 
     def fit(self, texts: Iterable[str]) -> "Tokenizer":
@@ -89,6 +99,8 @@ class Tokenizer:
             raise RuntimeError("this Tokenizer is not fitted yet: call fit(texts) or fit_transform(texts) first")
         get = self.encoder.get
         sequences = [[get(token, UNK) for token in tokens] for tokens in token_lists]
+        if self.mark_ends:
+            sequences = [[BOS] + s + [EOS] for s in sequences]
         if self.max_len is not None:
             cut = sum(len(s) > self.max_len for s in sequences)
             if cut:
@@ -109,12 +121,12 @@ class Tokenizer:
 
     def inverse_transform(self, sequences: Iterable[Sequence[int]]) -> list[str]:
         """Texts back from ids: tokens joined by spaces (characters joined as they were);
-        PAD is skipped and unknown tokens read ``<unk>``."""
+        PAD, BOS and EOS are skipped and unknown tokens read ``<unk>``."""
         if self.vocabulary is None:
             raise RuntimeError("this Tokenizer is not fitted yet: call fit(texts) first")
-        decoder = [None, UNK_TOKEN] + self.vocabulary
+        decoder = [None, UNK_TOKEN] + [None] * (self._reserved - 2) + self.vocabulary
         joiner = "" if self.character else " "
-        return [joiner.join(decoder[int(i)] for i in ids if int(i) != PAD) for ids in sequences]
+        return [joiner.join(decoder[int(i)] for i in ids if decoder[int(i)] is not None) for ids in sequences]
 
     @property
     def n_features(self) -> int:
@@ -122,13 +134,13 @@ class Tokenizer:
         ``n_features`` of the model's Embedding or OneHot layer."""
         if self.vocabulary is None:
             raise RuntimeError("this Tokenizer is not fitted yet: call fit(texts) first")
-        return len(self.vocabulary) + _RESERVED
+        return len(self.vocabulary) + self._reserved
 
     def get_config(self) -> dict:
         """JSON-safe settings and vocabulary; :meth:`from_config` rebuilds the same Tokenizer."""
         return {"max_features": self.max_features, "min_df": self.min_df, "lowercase": self.lowercase,
                 "character": self.character, "max_len": self.max_len, "keep": self.keep,
-                "vocabulary": self.vocabulary}
+                "mark_ends": self.mark_ends, "vocabulary": self.vocabulary}
 
     @classmethod
     def from_config(cls, config: dict) -> "Tokenizer":
@@ -139,8 +151,32 @@ class Tokenizer:
             if not all(isinstance(token, str) for token in vocabulary) or len(set(vocabulary)) != len(vocabulary):
                 raise ValueError("a Tokenizer vocabulary must be a list of distinct strings")
             tokenizer.vocabulary = list(vocabulary)
-            tokenizer.encoder = {token: i for i, token in enumerate(vocabulary, start=_RESERVED)}
+            tokenizer.encoder = {token: i for i, token in enumerate(vocabulary, start=tokenizer._reserved)}
         return tokenizer
+
+
+def lm_windows(sequences: Iterable[Sequence[int]], length: int, stride: int | None = None):
+    """A language model's training pairs: ``(X, Y)`` where each ``Y[i]`` is ``X[i]`` shifted by one
+    (the id that follows each input id).
+
+    Each sequence is cut into windows of at most ``length`` inputs, starting every ``stride`` ids
+    (default ``length``: every id but the first is a target exactly once), so memory follows the
+    window, not the document. A sequence's last window may be shorter; a sequence of fewer than 2
+    ids gives none. Returns two lists of int32 arrays.
+    """
+    if length < 1:
+        raise ValueError(f"length is a number of ids per window, at least 1, got {length}")
+    stride = length if stride is None else stride
+    if stride < 1:
+        raise ValueError(f"stride must be at least 1, got {stride}")
+    X, Y = [], []
+    for sequence in sequences:
+        ids = np.asarray(sequence, dtype=np.int32)
+        for start in range(0, len(ids) - 1, stride):
+            window = ids[start:start + length + 1]  # the inputs and, one further, the last target
+            X.append(window[:-1])
+            Y.append(window[1:])
+    return X, Y
 
 
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)

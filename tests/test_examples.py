@@ -120,3 +120,33 @@ def test_the_talks_program_runs_unchanged(tmp_path):
     with open(tmp_path / "submission.csv") as f:
         assert next(csv.reader(f)) == ["id", "sentiment"]
     assert_allclose(pd.read_csv(tmp_path / "submission.csv")["sentiment"].to_numpy(), pr, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_tagging_quick_compares_four_taggers_on_real_tokens(capsys):
+    sys.argv, saved = ["tagging.py", "--quick", "--verbose", "0"], sys.argv
+    try:
+        results = runpy.run_path(str(EXAMPLES / "tagging.py"))["main"]()
+    finally:
+        sys.argv = saved
+    assert list(results) == ["majority label per word", "LogisticRegression, window +-2", "forward GRU",
+                             "Bidirectional GRU"]
+    majority = results["majority label per word"]["accuracy"]
+    assert 0.85 < majority < results["LogisticRegression, window +-2"]["accuracy"]
+    assert results["Bidirectional GRU"]["accuracy"] > majority  # it learned more than "everything is lower"
+    assert "| Bidirectional GRU |" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_charlm_quick_scores_the_gru_compressors_and_ngrams_on_the_same_text_and_samples(capsys):
+    sys.argv, saved = ["charlm.py", "--quick"], sys.argv
+    try:
+        results = runpy.run_path(str(EXAMPLES / "charlm.py"))["main"]()
+    finally:
+        sys.argv = saved
+    bits = results["bits"]
+    assert set(bits) >= {"lzma (xz -9)", "bz2 (-9)", "zlib (-9)", "order-5 n-gram, Witten-Bell", results["model"]}
+    assert 1.0 < bits["lzma (xz -9)"] < 4.0 and bits["order-5 n-gram, Witten-Bell"] < bits["zlib (-9)"]
+    assert bits[results["model"]] < 4.0  # a small GRU after 2 minutes: far below 8 bits, not yet a winner
+    out = capsys.readouterr().out
+    assert "temperature 0.5:\nThis movie was " in out and "temperature 1.0:\nThis movie was " in out

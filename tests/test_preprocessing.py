@@ -94,3 +94,34 @@ def test_unfitted_and_non_string_input_get_clear_errors():
 ])
 def test_clean_keeps_every_document(html, text):
     assert clean(html) == text
+
+
+def test_lm_windows_targets_are_the_inputs_shifted_by_one():
+    from passage.preprocessing import lm_windows
+
+    sequences = [list(range(10, 21)), [5], [7, 8], []]
+    X, Y = lm_windows(sequences, 4)
+    assert [x.tolist() for x in X] == [[10, 11, 12, 13], [14, 15, 16, 17], [18, 19], [7]]
+    assert [y.tolist() for y in Y] == [[11, 12, 13, 14], [15, 16, 17, 18], [19, 20], [8]]
+    targets = np.concatenate([y for x, y in zip(X, Y) if x[0] >= 10])
+    assert targets.tolist() == list(range(11, 21))  # every id after the first is a target once
+    X, Y = lm_windows([list(range(10))], 4, stride=2)
+    assert all(np.array_equal(x[1:], y[:-1]) and y[-1] == x[-1] + 1 for x, y in zip(X, Y))
+    assert X[1].tolist() == [2, 3, 4, 5] and X[0].dtype == np.int32
+    with pytest.raises(ValueError, match="length"):
+        lm_windows(sequences, 0)
+
+
+def test_mark_ends_adds_begin_and_end_ids_and_character_mode_round_trips_text():
+    from passage.preprocessing import BOS, EOS
+
+    text = "Ça va? «Oui» — 3 cafés,\n  s'il vous plaît!"
+    tokenizer = Tokenizer(min_df=1, character=True, lowercase=False, mark_ends=True)
+    ids = tokenizer.fit_transform([text])[0]
+    assert ids[0] == BOS == 2 and ids[-1] == EOS == 3 and min(ids[1:-1]) >= 4
+    assert tokenizer.inverse_transform([ids]) == [text]
+    assert tokenizer.n_features == len(set(text)) + 4
+    assert Tokenizer.from_config(tokenizer.get_config()).transform([text]) == [ids]
+    old = Tokenizer(min_df=1).get_config()
+    del old["mark_ends"]  # a file written before mark_ends existed
+    assert Tokenizer.from_config(old).transform(["a b"]) == Tokenizer(min_df=1).fit(["a b"]).transform(["a b"])

@@ -96,6 +96,13 @@ class Recurrent(Layer):
         (steps*batch, n_gates*size), ``h`` (steps*batch, size) the output state each step started from."""
         raise NotImplementedError
 
+    def step_once(self, x, states):
+        """One step from outside the loop, as generation takes it: new input ``x`` (batch, n_in) and
+        the states (batch, size) each -> (output h, new states). No dropout, no mask."""
+        U = [getattr(self, name) for name in self.recurrent_weights]
+        new_states, _ = self.step(T.dot(x, self.W) + self.b, states, U)
+        return new_states[0], new_states
+
     def output(self, x, mask, train, masks):
         x = self.dropout(x, train, masks)
         projected = T.dot(x, self.W) + self.b  # (T, B, n_gates*size)
