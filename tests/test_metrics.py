@@ -59,5 +59,5 @@ def test_loss_is_lower_better_and_ties_keep_the_earlier_epoch():
 
 
 def test_an_unknown_metric_names_the_choices():
-    with pytest.raises(ValueError, match="use 'loss', 'auc', 'accuracy' or a function"):
+    with pytest.raises(ValueError, match="use 'loss', 'auc', 'accuracy', 'perplexity', 'bits' or a function"):
         metrics.get("f2", costs.bce)
