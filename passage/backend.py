@@ -133,9 +133,10 @@ def set_mode(name: str) -> None:
         _use_compile_cache()
 
 
-# PyTensor sums float32 in a float64 accumulator; JAX, computing in float32, warns at each trace
-# that it keeps float32. That is what we want, so the warning would only be noise for users.
-warnings.filterwarnings("ignore", message="Explicitly requested dtype float64 requested in astype")
+# PyTensor sums float32 in a float64 accumulator and gives argmax an int64 result; JAX, computing in
+# 32 bits, warns at each trace that it keeps 32 bits. That is what we want, so the warning would
+# only be noise for users.
+warnings.filterwarnings("ignore", message="Explicitly requested dtype (float|int)64 requested in astype")
 
 
 def _set_jax_float64(enabled: bool) -> None:

@@ -1,21 +1,25 @@
 """Generating text from a language model, one token at a time.
 
 A language model here is a per-token RNN whose input is ids and whose last layer is a softmax over
-that same vocabulary. :func:`sample` feeds each id through a compiled *one-step* function whose
-inputs are the ids of one step and every recurrent layer's states (an LSTM's cell state included)
-and whose outputs are the next-id probabilities and the new states: so the prefix is read once,
-each new id costs one step, and nothing is compiled per length (one function per batch size).
+that same vocabulary. Generation carries every recurrent layer's state (an LSTM's cell state
+included) from step to step: :func:`step` is one step, from the ids of one position and the states
+to the next-id probabilities and the new states. The compiled generator runs that step ``CHUNK``
+times per call (a ``scan``), feeding each row its prefix while it lasts and then the id it drew
+itself, so the prefix is read once, each new id costs one step, and nothing is compiled per length:
+one function per batch size. The draws use uniform numbers from the seeded host generator, so the
+same seed gives the same sample.
 """
 from __future__ import annotations
-
-from typing import Sequence
 
 import numpy as np
 
 from passage import activations, backend
+from passage.backend import T
 from passage.layers import Dense, Recurrent
 
-__all__ = ["sample"]
+__all__ = ["sample", "step", "CHUNK"]
+
+CHUNK = 16  # steps per call of the compiled generator: fewer calls, each one's overhead shared
 
 
 def _check_generator(model) -> None:
@@ -37,45 +41,64 @@ def _check_generator(model) -> None:
                          "activation='softmax')), so its outputs are not next-id probabilities")
 
 
-def _recurrent_layers(model) -> list[Recurrent]:
+def recurrent_layers(model) -> list[Recurrent]:
     return [layer for layer in model.layers if isinstance(layer, Recurrent)]
 
 
-def _one_step_function(model, batch: int):
-    """Compiled: (ids (batch,), each recurrent layer's states) -> (probabilities (batch, vocabulary), new states)."""
-    key = ("step", batch)
+def step(model, ids, states):
+    """One symbolic step: ids ``(batch,)`` and each recurrent layer's states (a flat list, ``(batch,
+    size)`` each, in layer order) -> (next-id probabilities ``(batch, vocabulary)``, new states)."""
+    h, new_states, given = ids, [], iter(states)
+    for layer in model.layers:
+        if layer.is_input:
+            h = layer.features(h[None, :])[0]  # one step of a (time=1, batch) input: (batch, features)
+        elif isinstance(layer, Recurrent):
+            h, layer_states = layer.step_once(h, [next(given) for _ in range(layer.n_states)])
+            new_states += layer_states
+        else:
+            h = layer.output(h, None, False, None)  # Dense on (batch, features)
+    return h, new_states
+
+
+def _draw(probabilities, uniform, temperature, top_k):
+    """Symbolic: one id per row, the most likely when ``temperature`` is 0, else drawn by inverse
+    transform of ``uniform`` from the probabilities at that temperature among the ``top_k`` most likely."""
+    vocabulary = probabilities.shape[1]
+    logits = T.log(T.maximum(probabilities, 1e-30)) / T.maximum(temperature, 1e-6)  # (B, V)
+    kth = T.sort(logits, axis=1)[:, vocabulary - top_k][:, None]  # the k-th largest logit per row
+    logits = T.switch(logits >= kth, logits, -np.inf)
+    weights = T.exp(logits - logits.max(axis=1, keepdims=True))
+    cumulative = T.cumsum(weights, axis=1)
+    drawn = T.sum(cumulative <= uniform[:, None] * cumulative[:, -1:], axis=1)
+    return T.switch(temperature > 0, T.minimum(drawn, vocabulary - 1), T.argmax(probabilities, axis=1))
+
+
+def _generator(model, batch: int):
+    """Compiled: CHUNK steps of generation. Inputs: forced ids and where to use them (CHUNK, batch),
+    uniforms (CHUNK, batch), the last step's ids (batch,), temperature, top_k, the states. Outputs:
+    the id drawn at each step (CHUNK, batch), then the new states."""
+    key = ("generate", batch)
     if key not in model._functions:
-        ids = backend.tensor_input("ids", "int32", (batch,))
-        states = [[backend.tensor_input(f"state{i}_{k}", backend.floatX(), (batch, layer.size))
-                   for k in range(layer.n_states)] for i, layer in enumerate(_recurrent_layers(model))]
-        h, new_states, recurrent = ids, [], iter(states)
-        for layer in model.layers:
-            if layer.is_input:
-                h = layer.features(h[None, :])[0]  # one step of a (time=1, batch) input: (batch, features)
-            elif isinstance(layer, Recurrent):
-                h, layer_states = layer.step_once(h, next(recurrent))
-                new_states += layer_states
-            else:
-                h = layer.output(h, None, False, None)  # Dense on (batch, features)
-        inputs = [ids] + [s for layer_states in states for s in layer_states]
-        model._functions[key] = backend.function(inputs, [h] + new_states)
+        floatX = backend.floatX()
+        forced = backend.tensor_input("forced", "int32", (CHUNK, batch))
+        use_forced = backend.tensor_input("use_forced", "bool", (CHUNK, batch))
+        uniforms = backend.tensor_input("uniforms", floatX, (CHUNK, batch))
+        previous = backend.tensor_input("previous", "int32", (batch,))
+        temperature = backend.tensor_input("temperature", floatX, ())
+        top_k = backend.tensor_input("top_k", "int32", ())
+        states = [backend.tensor_input(f"state{i}", floatX, (batch, layer.size))
+                  for i, layer in enumerate(layer for layer in recurrent_layers(model) for _ in range(layer.n_states))]
+
+        def one_step(forced_t, use_t, uniform_t, previous_ids, *carried):
+            probabilities, new_states = step(model, T.switch(use_t, forced_t, previous_ids), carried)
+            return [T.cast(_draw(probabilities, uniform_t, temperature, top_k), "int32"), *new_states]
+
+        drawn, *all_states = backend.scan(one_step, sequences=[forced, use_forced, uniforms],
+                                          outputs_info=[previous, *states])
+        model._functions[key] = backend.function(
+            [forced, use_forced, uniforms, previous, temperature, top_k, *states],
+            [drawn] + [s[-1] for s in all_states])
     return model._functions[key]
-
-
-def _choose(probabilities: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator):
-    """One id per row: the most likely (temperature 0), or drawn from the probabilities sharpened
-    (temperature < 1) or flattened (> 1), among the ``top_k`` most likely if given."""
-    if temperature == 0:
-        return probabilities.argmax(axis=1)
-    logits = np.log(np.maximum(probabilities.astype(np.float64), 1e-30)) / temperature
-    if top_k is not None and top_k < logits.shape[1]:
-        cut = np.partition(logits, -top_k, axis=1)[:, -top_k][:, None]
-        logits = np.where(logits >= cut, logits, -np.inf)
-    logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    cumulative = np.cumsum(p, axis=1)
-    draws = rng.random(len(p))[:, None] * cumulative[:, -1:]
-    return np.minimum((cumulative <= draws).sum(axis=1), p.shape[1] - 1)
 
 
 def sample(model, prefix, n: int, temperature: float = 1.0, seed: int | None = None,
@@ -101,17 +124,22 @@ def sample(model, prefix, n: int, temperature: float = 1.0, seed: int | None = N
             raise ValueError(f"prefix {i} holds ids {min(p)}..{max(p)}, but the model's vocabulary is ids "
                              f"0..{vocabulary - 1}; encode it with the model's own tokenizer")
     rng = np.random.default_rng(seed)
-    step = _one_step_function(model, len(prefixes))
-    states = [np.zeros((len(prefixes), layer.size), backend.floatX())
-              for layer in _recurrent_layers(model) for _ in range(layer.n_states)]
-    texts = [list(p) for p in prefixes]
-    ends = [len(p) + n for p in prefixes]
-    for t in range(max(ends) - 1):
-        ids = np.array([text[t] if t < len(text) else 0 for text in texts], dtype=np.int32)
-        probabilities, *states = step(ids, *states)
-        growing = [i for i, text in enumerate(texts) if t == len(text) - 1 and len(text) < ends[i]]
-        if growing:
-            chosen = _choose(np.asarray(probabilities)[growing], temperature, top_k, rng)
-            for i, id_ in zip(growing, chosen):
-                texts[i].append(int(id_))
+    batch, floatX = len(prefixes), backend.floatX()
+    generate = _generator(model, batch)
+    states = [np.zeros((batch, layer.size), floatX) for layer in recurrent_layers(model) for _ in range(layer.n_states)]
+    steps = max(len(p) for p in prefixes) + n - 1  # step t reads position t and draws position t + 1
+    drawn = np.zeros((steps + CHUNK, batch), np.int32)
+    previous = np.zeros(batch, np.int32)
+    settings = (np.asarray(temperature, floatX), np.asarray(min(top_k or vocabulary, vocabulary), np.int32))
+    for start in range(0, steps, CHUNK):
+        forced = np.zeros((CHUNK, batch), np.int32)
+        use_forced = np.zeros((CHUNK, batch), bool)
+        for i, p in enumerate(prefixes):
+            part = p[start:start + CHUNK]  # the prefix ids this chunk reads, if any
+            forced[:len(part), i], use_forced[:len(part), i] = part, True
+        uniforms = rng.random((CHUNK, batch), dtype=np.float32).astype(floatX)
+        chunk, *states = generate(forced, use_forced, uniforms, previous, *settings, *states)
+        drawn[start:start + CHUNK] = np.asarray(chunk)
+        previous = drawn[start + CHUNK - 1]
+    texts = [p + drawn[len(p) - 1:len(p) - 1 + n, i].tolist() for i, p in enumerate(prefixes)]
     return texts[0] if single else texts

@@ -38,19 +38,28 @@ def test_bits_count_real_tokens_only():
 def test_the_one_step_function_gives_the_states_of_the_full_forward_pass():
     """Next-id probabilities after each step, fed one id at a time, equal the whole-sequence predictions
     (both recurrent layers, the LSTM's cell state included, carried between calls)."""
-    from passage.sampling import _one_step_function, _recurrent_layers
+    from passage import backend
+    from passage.sampling import recurrent_layers, step
 
     rng = np.random.default_rng(2)
     model = language_model()
     sequence = rng.integers(1, V, 15)
     expected = model.predict([sequence])[0]
-    step = _one_step_function(model, 1)
-    states = [np.zeros((1, layer.size), np.float32) for layer in _recurrent_layers(model)
-              for _ in range(layer.n_states)]
-    assert len(states) == 3
+    ids = backend.tensor_input("ids", "int32", (1,))
+    states = [backend.tensor_input(f"s{k}", "float32", (1, 16)) for k in range(3)]
+    one_step = backend.function([ids, *states], list(step(model, ids, states)[:1]) + step(model, ids, states)[1])
+    assert len(recurrent_layers(model)) == 2
+    values = [np.zeros((1, 16), np.float32) for _ in range(3)]  # GRU h, LSTM h and c
     for t, id_ in enumerate(sequence):
-        probabilities, *states = step(np.array([id_], np.int32), *states)
+        probabilities, *values = one_step(np.array([id_], np.int32), *values)
         assert_allclose(probabilities[0], expected[t], rtol=1e-5, atol=1e-6)
+
+
+def test_generation_runs_in_chunks_without_compiling_per_length():
+    model = language_model()
+    for n in (1, 15, 16, 17, 40):
+        assert len(model.sample([3, 4], n, temperature=0)) == n + 2
+    assert [key for key in model._functions if key[0] == "generate"] == [("generate", 1)]
 
 
 def test_the_same_seed_repeats_a_sample_and_temperature_zero_is_the_most_likely_id():
@@ -59,7 +68,7 @@ def test_the_same_seed_repeats_a_sample_and_temperature_zero_is_the_most_likely_
     a, b = model.sample(prefix, 30, seed=7), model.sample(prefix, 30, seed=7)
     assert a == b and a[:3] == prefix and len(a) == 33
     assert model.sample(prefix, 30, seed=8) != a
-    greedy = model.sample(prefix, 10, temperature=0)
+    greedy = model.sample(prefix, 40, temperature=0)  # across chunks of the generator
     probabilities = model.predict([greedy])[0]
     assert_array_equal(greedy[3:], probabilities[2:-1].argmax(axis=1))
 
