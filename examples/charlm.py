@@ -88,7 +88,7 @@ class WittenBell:
 
 def arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n-train", type=int, default=20000, help="training reviews (of 20,000)")
+    parser.add_argument("--n-train", type=int, default=16000, help="training reviews (of 20,000)")
     parser.add_argument("--n-test", type=int, default=1000, help="held-out reviews of the test split")
     parser.add_argument("--embedding", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=512)
