@@ -73,8 +73,11 @@ class PerSequence(Output):
         if len(rows) != len(X):
             raise ValueError(f"{name} has {len(rows)} rows but {x_name} has {len(X)} sequences; they must match")
         shapes = {np.shape(row) for row in rows}
-        width = next(iter(shapes))[0] if len(shapes) == 1 and len(next(iter(shapes))) == 1 else None
-        if len(shapes) > 1 or (width not in (None, self.n_out) and all(len(x) == width for x in X)):
+        ragged = len(shapes) > 1
+        # rows of one width that is not the output's, but is every input's length: labels per token
+        widths = {shape[0] for shape in shapes if len(shape) == 1}
+        per_token = widths and widths != {self.n_out} and all(len(x) in widths for x in X)
+        if ragged or per_token:
             raise ValueError(f"{name} holds a sequence of labels per input (one per token?), but this model "
                              "outputs one row per sequence: give one label (row) per sequence, or for one "
                              "output per token set seq_output=True on the last recurrent layer")

@@ -150,3 +150,13 @@ def test_charlm_quick_scores_the_gru_compressors_and_ngrams_on_the_same_text_and
     assert bits[results["model"]] < 4.0  # a small GRU after 2 minutes: far below 8 bits, not yet a winner
     out = capsys.readouterr().out
     assert "temperature 0.5:\nThis movie was " in out and "temperature 1.0:\nThis movie was " in out
+
+
+@pytest.mark.slow
+def test_popcorn_pretrain_trains_a_language_model_that_beats_uniform_and_then_the_classifier(capsys):
+    run_example("popcorn.py", "--n-train", "300", "--max-len", "50", "--epochs", "1", "--embedding", "16",
+                "--hidden", "16", "--lm-vocabulary", "500", "--pretrain")
+    out = capsys.readouterr().out
+    line = [l for l in out.splitlines() if l.startswith("language model of")][0]
+    assert float(line.split("validation perplexity ")[1].split()[0]) < 500 / 2  # far better than uniform
+    assert "test ROC AUC" in out

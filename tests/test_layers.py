@@ -423,3 +423,25 @@ def test_bidirectional_stacks_and_its_config_rebuilds_it_with_its_weights():
 def test_bidirectional_refuses_what_it_cannot_wrap(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+# ---- Passage 2015 call forms ------------------------------------------------------------------------
+
+def test_positional_arguments_follow_the_2015_order():
+    gru = GatedRecurrent(64, "rectify", "hard_sigmoid", "glorot", 5, True, 0.25)
+    assert (gru.size, gru.activation.__name__, gru.gate_activation.__name__, gru.init, gru.truncate_gradient,
+            gru.seq_output, gru.p_drop) == (64, "rectify", "hard_sigmoid", "glorot", 5, True, 0.25)
+    lstm = LstmRecurrent(32, "tanh", "sigmoid", "normal", -1, False, 0.5)
+    assert (lstm.gate_activation.__name__, lstm.init, lstm.seq_output, lstm.p_drop) == ("sigmoid", "normal", False, 0.5)
+    simple = SimpleRecurrent(16, "rectify", "orthogonal", 3, True, 0.1)  # 2015: no gate_activation here
+    assert (simple.activation.__name__, simple.init, simple.truncate_gradient, simple.seq_output, simple.p_drop) == \
+        ("rectify", "orthogonal", 3, True, 0.1)
+    assert layers.get("SimpleRecurrent", simple.get_config()).get_config() == simple.get_config()
+
+
+def test_parameterless_input_layers_take_the_2015_weights_argument():
+    from passage.layers import Generic
+
+    assert OneHot(10, weights=None).n_out == 10 and Generic(3, None).n_out == 3
+    with pytest.raises(ValueError, match="OneHot takes 0 weight arrays"):
+        OneHot(10, weights=[np.zeros(3)]).build(None, np.random.default_rng(0))

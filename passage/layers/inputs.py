@@ -76,8 +76,8 @@ class Embedding(InputLayer):
 class OneHot(InputLayer):
     """One-hot vectors for integer ids: ``(time, batch)`` -> ``(time, batch, n_features)``; no parameters."""
 
-    def __init__(self, n_features: int | None = 256):
-        super().__init__()
+    def __init__(self, n_features: int | None = 256, weights=None):
+        super().__init__(weights=weights)  # no parameters: the 2015 signature's weights= can only be empty
         self.n_features = self.n_out = n_features
 
     @property
@@ -100,8 +100,8 @@ class Generic(InputLayer):
 
     input_dtype = "float"
 
-    def __init__(self, size: int | None = 1):
-        super().__init__()
+    def __init__(self, size: int | None = 1, weights=None):
+        super().__init__(weights=weights)  # no parameters: the 2015 signature's weights= can only be empty
         self.size = self.n_out = size
 
     @property

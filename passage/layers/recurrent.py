@@ -35,6 +35,10 @@ class Recurrent(Layer):
     slower). ``recurrent_weights`` names the parameters :meth:`step` receives, in order.
     ``truncate_gradient=k`` sends gradients back through the last ``k`` steps only (with a written
     :meth:`step_backward`).
+
+    Positional arguments follow the 2015 library's order, so its programs mean what they meant:
+    ``(size, activation, gate_activation, init, truncate_gradient, seq_output, p_drop, weights)``
+    (SimpleRecurrent has no ``gate_activation``); ``direction`` and ``inner_init`` come after.
     """
 
     is_recurrent = True
@@ -44,8 +48,8 @@ class Recurrent(Layer):
     written_gradient = False  # True where step_backward and weight_gradients are written out
 
     def __init__(self, size: int = 256, activation="tanh", gate_activation="steeper_sigmoid",
-                 init="orthogonal", seq_output: bool = False, p_drop: float = 0.0,
-                 truncate_gradient: int = -1, direction: str = "forward", weights=None, inner_init=None):
+                 init="orthogonal", truncate_gradient: int = -1, seq_output: bool = False, p_drop: float = 0.0,
+                 weights=None, direction: str = "forward", inner_init=None):
         super().__init__(weights=weights, p_drop=p_drop)
         if direction not in ("forward", "backward"):
             raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
@@ -171,11 +175,20 @@ class Recurrent(Layer):
 class SimpleRecurrent(Recurrent):
     """Elman RNN: ``h' = act(x W + h U + b)``.
 
-    Parameters: ``W`` (n_in, size), ``U`` (size, size), ``b`` (size,). ``gate_activation`` is unused.
+    Parameters: ``W`` (n_in, size), ``U`` (size, size), ``b`` (size,). ``gate_activation`` is unused
+    (accepted by keyword, for configs). Positional order as in 2015: ``(size, activation, init,
+    truncate_gradient, seq_output, p_drop, weights)``.
     """
 
     recurrent_weights = ("U",)
     written_gradient = True
+
+    def __init__(self, size: int = 256, activation="tanh", init="orthogonal", truncate_gradient: int = -1,
+                 seq_output: bool = False, p_drop: float = 0.0, weights=None, direction: str = "forward",
+                 inner_init=None, gate_activation="steeper_sigmoid"):
+        super().__init__(size=size, activation=activation, gate_activation=gate_activation, init=init,
+                         truncate_gradient=truncate_gradient, seq_output=seq_output, p_drop=p_drop,
+                         weights=weights, direction=direction, inner_init=inner_init)
 
     def recurrent_param_specs(self):
         return [Param("U", (self.size, self.size), self.inner_init)]
