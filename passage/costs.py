@@ -13,7 +13,9 @@ from typing import Callable
 from passage.backend import T
 from passage.naming import Registry
 
-__all__ = ["Cost", "bce", "cce", "mse", "mae", "hinge", "squared_hinge", "get", "name_of"]
+__all__ = ["Cost", "bce", "cce", "mse", "mae", "hinge", "squared_hinge", "get", "name_of", "BinaryCrossEntropy",
+           "CategoricalCrossEntropy", "MeanSquaredError", "MeanAbsoluteError", "Hinge", "SquaredHinge",
+           "SequenceCategoricalCrossEntropy"]
 
 _EPSILON = 1e-7  # keeps log() finite when a prediction saturates in float32
 
@@ -73,9 +75,18 @@ def squared_hinge(Y, Yhat):
     return T.sqr(T.maximum(1.0 - Y * Yhat, 0.0)).mean(axis=-1)
 
 
+# The 2015 library's names: its cost functions were classes-style names with short aliases, and its
+# SequenceCategoricalCrossEntropy is cce on a per-token model here (the model knows it is per token).
+BinaryCrossEntropy, CategoricalCrossEntropy, MeanSquaredError, MeanAbsoluteError = bce, cce, mse, mae
+Hinge, SquaredHinge, SequenceCategoricalCrossEntropy = hinge, squared_hinge, cce
+
 REGISTRY = Registry("cost", {**{f.__name__: f for f in (bce, cce, mse, mae, hinge, squared_hinge)},
                              "binary_crossentropy": bce, "categorical_crossentropy": cce,
-                             "mean_squared_error": mse, "mean_absolute_error": mae})
+                             "mean_squared_error": mse, "mean_absolute_error": mae,
+                             "BinaryCrossEntropy": bce, "CategoricalCrossEntropy": cce,
+                             "MeanSquaredError": mse, "MeanAbsoluteError": mae, "Hinge": hinge,
+                             "SquaredHinge": squared_hinge, "SequenceCategoricalCrossEntropy": cce,
+                             "seq_cce": cce, "SeqCCE": cce})
 
 
 def get(identifier: str | Callable) -> Callable:

@@ -54,3 +54,16 @@ def test_unknown_names_list_the_choices():
         activations.get("swish")
     with pytest.raises(ValueError, match="bce"):
         costs.get("focal")
+
+
+@pytest.mark.parametrize("name, cost", [
+    ("BinaryCrossEntropy", costs.bce), ("BCE", costs.bce), ("CategoricalCrossEntropy", costs.cce),
+    ("CCE", costs.cce), ("MeanSquaredError", costs.mse), ("MSE", costs.mse), ("MeanAbsoluteError", costs.mae),
+    ("MAE", costs.mae), ("Hinge", costs.hinge), ("SquaredHinge", costs.squared_hinge),
+    ("SequenceCategoricalCrossEntropy", costs.cce), ("SeqCCE", costs.cce), ("seq_cce", costs.cce),
+])
+def test_the_2015_cost_names_resolve_to_the_same_costs(name, cost):
+    assert costs.get(name) is cost
+    if hasattr(costs, name):
+        assert getattr(costs, name) is cost
+    assert costs.name_of(costs.get(name)) in ("bce", "cce", "mse", "mae", "hinge", "squared_hinge")
