@@ -12,10 +12,9 @@ never from all predictions at once: a language model's predictions are vocabular
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
-
-import math
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
