@@ -132,7 +132,7 @@ class RNN:
     def _loss(self, Y: np.ndarray, P: np.ndarray) -> float:
         """The model's cost of prediction rows ``P`` against target rows (or class ids) ``Y``."""
         static = backend.STATIC_SHAPES
-        key = ("loss", Y.shape, Y.dtype.str) if static else ("loss", Y.ndim, Y.dtype.str)
+        key = ("rows loss", Y.shape, Y.dtype.str) if static else ("rows loss", Y.ndim, Y.dtype.str)
         if key not in self._functions:
             targets = backend.tensor_input("Y", Y.dtype.name, Y.shape if static else (None,) * Y.ndim)
             predictions = backend.tensor_input("P", backend.floatX(), P.shape if static else (None, None))

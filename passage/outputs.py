@@ -138,7 +138,6 @@ class PerToken(Output):
             if len(y) != len(x):
                 raise ValueError(f"{name}[{i}] has {len(y)} labels but {x_name}[{i}] has {len(x)} tokens; "
                                  "give one label per token")
-        labels = [np.asarray(y) for y in labels]
         lengths = np.cumsum([0] + [len(y) for y in labels])
         try:
             flat = label_rows(self._stack(labels), self.n_out, self.cost, name, self.class_ids)

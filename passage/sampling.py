@@ -60,24 +60,26 @@ def step(model, ids, states):
     return h, new_states
 
 
-def _draw(probabilities, uniform, temperature, top_k):
+def _draw(probabilities, uniform, temperature, top_k=None):
     """Symbolic: one id per row, the most likely when ``temperature`` is 0, else drawn by inverse
-    transform of ``uniform`` from the probabilities at that temperature among the ``top_k`` most likely."""
+    transform of ``uniform`` from the probabilities at that temperature, among the ``top_k`` most
+    likely when ``top_k`` (a symbolic int) is given."""
     vocabulary = probabilities.shape[1]
     logits = T.log(T.maximum(probabilities, 1e-30)) / T.maximum(temperature, 1e-6)  # (B, V)
-    kth = T.sort(logits, axis=1)[:, vocabulary - top_k][:, None]  # the k-th largest logit per row
-    logits = T.switch(logits >= kth, logits, -np.inf)
+    if top_k is not None:  # a sort per step: only in the generator that cuts to the top k
+        kth = T.sort(logits, axis=1)[:, vocabulary - top_k][:, None]  # the k-th largest logit per row
+        logits = T.switch(logits >= kth, logits, -np.inf)
     weights = T.exp(logits - logits.max(axis=1, keepdims=True))
     cumulative = T.cumsum(weights, axis=1)
     drawn = T.sum(cumulative <= uniform[:, None] * cumulative[:, -1:], axis=1)
     return T.switch(temperature > 0, T.minimum(drawn, vocabulary - 1), T.argmax(probabilities, axis=1))
 
 
-def _generator(model, batch: int):
+def _generator(model, batch: int, cut_to_top_k: bool):
     """Compiled: CHUNK steps of generation. Inputs: forced ids and where to use them (CHUNK, batch),
-    uniforms (CHUNK, batch), the last step's ids (batch,), temperature, top_k, the states. Outputs:
-    the id drawn at each step (CHUNK, batch), then the new states."""
-    key = ("generate", batch)
+    uniforms (CHUNK, batch), the last step's ids (batch,), temperature, top_k (when ``cut_to_top_k``),
+    the states. Outputs: the id drawn at each step (CHUNK, batch), then the new states."""
+    key = ("generate", batch, "top_k") if cut_to_top_k else ("generate", batch)
     if key not in model._functions:
         floatX = backend.floatX()
         forced = backend.tensor_input("forced", "int32", (CHUNK, batch))
@@ -85,7 +87,7 @@ def _generator(model, batch: int):
         uniforms = backend.tensor_input("uniforms", floatX, (CHUNK, batch))
         previous = backend.tensor_input("previous", "int32", (batch,))
         temperature = backend.tensor_input("temperature", floatX, ())
-        top_k = backend.tensor_input("top_k", "int32", ())
+        top_k = backend.tensor_input("top_k", "int32", ()) if cut_to_top_k else None
         states = [backend.tensor_input(f"state{i}", floatX, (batch, layer.size))
                   for i, layer in enumerate(layer for layer in recurrent_layers(model) for _ in range(layer.n_states))]
 
@@ -95,8 +97,9 @@ def _generator(model, batch: int):
 
         drawn, *all_states = backend.scan(one_step, sequences=[forced, use_forced, uniforms],
                                           outputs_info=[previous, *states])
+        settings = [temperature, top_k] if cut_to_top_k else [temperature]
         model._functions[key] = backend.function(
-            [forced, use_forced, uniforms, previous, temperature, top_k, *states],
+            [forced, use_forced, uniforms, previous, *settings, *states],
             [drawn] + [s[-1] for s in all_states])
     return model._functions[key]
 
@@ -125,12 +128,14 @@ def sample(model, prefix, n: int, temperature: float = 1.0, seed: int | None = N
                              f"0..{vocabulary - 1}; encode it with the model's own tokenizer")
     rng = np.random.default_rng(seed)
     batch, floatX = len(prefixes), backend.floatX()
-    generate = _generator(model, batch)
+    generate = _generator(model, batch, top_k is not None)
     states = [np.zeros((batch, layer.size), floatX) for layer in recurrent_layers(model) for _ in range(layer.n_states)]
     steps = max(len(p) for p in prefixes) + n - 1  # step t reads position t and draws position t + 1
     drawn = np.zeros((steps + CHUNK, batch), np.int32)
     previous = np.zeros(batch, np.int32)
-    settings = (np.asarray(temperature, floatX), np.asarray(min(top_k or vocabulary, vocabulary), np.int32))
+    settings = [np.asarray(temperature, floatX)]
+    if top_k is not None:
+        settings.append(np.asarray(min(top_k, vocabulary), np.int32))
     for start in range(0, steps, CHUNK):
         forced = np.zeros((CHUNK, batch), np.int32)
         use_forced = np.zeros((CHUNK, batch), bool)

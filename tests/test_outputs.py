@@ -9,6 +9,7 @@ from passage import backend
 from passage.layers import Bidirectional, Dense, Embedding, GatedRecurrent, LstmRecurrent
 from passage.models import RNN, load
 from passage.updates import Adam
+from test_layers import finite_difference
 
 
 def one_step_memory_task(n, rng):
@@ -107,17 +108,15 @@ def test_per_token_cost_and_its_gradient_count_real_tokens_only():
         assert_allclose(value, expected, rtol=1e-10)
         for name, p, g in zip(model.param_names, model.params, grads):
             w = p.get_value()
+
+            def cost(p=p, w=w):
+                p.set_value(w)
+                return f(x, mask, y)[0]
+
             for index in list(np.ndindex(w.shape))[::3]:
-                original = w[index]
-                w[index] = original + 1e-6
-                p.set_value(w)
-                up = float(f(x, mask, y)[0])
-                w[index] = original - 1e-6
-                p.set_value(w)
-                down = float(f(x, mask, y)[0])
-                w[index] = original
-                p.set_value(w)
-                assert_allclose(g[index], (up - down) / 2e-6, rtol=1e-5, atol=1e-8, err_msg=f"{name}{index}")
+                assert_allclose(g[index], finite_difference(cost, w, index), rtol=1e-5, atol=1e-8,
+                                err_msg=f"{name}{index}")
+            p.set_value(w)
 
 
 def test_labels_come_as_lists_arrays_series_or_one_array_when_lengths_match():

@@ -64,27 +64,30 @@ class Layer:
 
     def _given_weights(self, specs: list[Param]) -> dict[str, np.ndarray]:
         """``weights=`` by name, each checked against its declared shape."""
-        weights = self._initial_weights
-        if weights is None:
+        if self._initial_weights is None:
             return {}
-        names = [spec.name for spec in specs]
+        return self._checked(self._initial_weights, {spec.name: tuple(spec.shape) for spec in specs})
+
+    def _checked(self, weights, shapes: dict[str, tuple]) -> dict[str, np.ndarray]:
+        """``weights`` (a list in the order of ``shapes``, or a dict by name, some or all) as arrays by
+        name, each checked against its shape in ``shapes``."""
+        names = list(shapes)
         if not isinstance(weights, dict):
             weights = list(weights)
-            if len(weights) != len(specs):
-                raise ValueError(f"{type(self).__name__} takes {len(specs)} weight arrays ({names}), "
+            if len(weights) != len(names):
+                raise ValueError(f"{type(self).__name__} takes {len(names)} weight arrays ({names}), "
                                  f"got {len(weights)}")
             weights = dict(zip(names, weights))
         unknown = set(weights) - set(names)
         if unknown:
             raise ValueError(f"{type(self).__name__} has no parameters {sorted(unknown)}; it has {names}")
         checked = {}
-        for spec in specs:
-            if spec.name in weights:
-                value = np.asarray(weights[spec.name])
-                if value.shape != tuple(spec.shape):
-                    raise ValueError(f"{type(self).__name__}.{spec.name} has shape {tuple(spec.shape)}, "
-                                     f"got {value.shape}")
-                checked[spec.name] = value
+        for name in names:
+            if name in weights:
+                value = np.asarray(weights[name])
+                if value.shape != shapes[name]:
+                    raise ValueError(f"{type(self).__name__}.{name} has shape {shapes[name]}, got {value.shape}")
+                checked[name] = value
         return checked
 
     @property
@@ -97,21 +100,10 @@ class Layer:
 
     def set_weights(self, weights) -> None:
         """Set values from a list in ``param_names`` order or a dict by name (some or all); shapes must match."""
-        names = self.param_names
-        if isinstance(weights, dict):
-            unknown = set(weights) - set(names)
-            if unknown:
-                raise ValueError(f"{type(self).__name__} has no parameters {sorted(unknown)}; it has {names}")
-            weights = [weights.get(name, p.get_value()) for name, p in zip(names, self.params)]
-        if len(weights) != len(self.params):
-            raise ValueError(f"{type(self).__name__} takes {len(self.params)} weight arrays "
-                             f"({names}), got {len(weights)}")
-        for name, p, value in zip(names, self.params, weights):
-            value = np.asarray(value)
-            expected = p.get_value(borrow=True).shape
-            if value.shape != expected:
-                raise ValueError(f"{type(self).__name__}.{name} has shape {expected}, got {value.shape}")
-            p.set_value(value.astype(p.dtype))
+        by_name = dict(zip(self.param_names, self.params))
+        checked = self._checked(weights, {name: p.get_value(borrow=True).shape for name, p in by_name.items()})
+        for name, value in checked.items():  # all checked before any is set
+            by_name[name].set_value(value.astype(by_name[name].dtype))
 
     def dropout(self, x, train: bool, masks: "DropoutMasks"):
         """Inverted dropout: while training, zero each input with probability ``p_drop`` and scale

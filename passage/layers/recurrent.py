@@ -100,11 +100,14 @@ class Recurrent(Layer):
         (steps*batch, n_gates*size), ``h`` (steps*batch, size) the output state each step started from."""
         raise NotImplementedError
 
+    def _recurrent_params(self) -> list:
+        """The shared variables :meth:`step` receives as ``U``, in ``recurrent_weights`` order."""
+        return [getattr(self, name) for name in self.recurrent_weights]
+
     def step_once(self, x, states):
         """One step from outside the loop, as generation takes it: new input ``x`` (batch, n_in) and
         the states (batch, size) each -> (output h, new states). No dropout, no mask."""
-        U = [getattr(self, name) for name in self.recurrent_weights]
-        new_states, _ = self.step(T.dot(x, self.W) + self.b, states, U)
+        new_states, _ = self.step(T.dot(x, self.W) + self.b, states, self._recurrent_params())
         return new_states[0], new_states
 
     def output(self, x, mask, train, masks):
@@ -112,8 +115,7 @@ class Recurrent(Layer):
         projected = T.dot(x, self.W) + self.b  # (T, B, n_gates*size)
         if self.direction == "backward":
             projected, mask = projected[::-1], mask[::-1]  # the loop walks from the end
-        U = [getattr(self, name) for name in self.recurrent_weights]
-        inputs = [projected, mask, *U]
+        inputs = [projected, mask, *self._recurrent_params()]
         if not self.written_gradient:  # PyTensor derives the gradient through the loop
             if self.truncate_gradient != -1:  # PyTensor's own truncated scan gradient fails in JAX mode
                 raise ValueError(f"{type(self).__name__} has no step_backward, which truncate_gradient needs")
