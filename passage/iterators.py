@@ -1,17 +1,25 @@
 """Minibatches of variable-length sequences: padded, masked, time-major (numpy only).
 
-The talk's "SortedPadded" scheme: shuffle, sort by length within chunks of a few batches so each
-batch holds sequences of similar length, pad each batch only to a bucketed length of its longest
-sequence, and serve batches in random order. Prediction sorts everything by length and puts the
-outputs back in input order.
+The talk's :class:`SortedPadded` scheme (the default): shuffle, sort by length within chunks of a
+few batches so each batch holds sequences of similar length, pad each batch only to a bucketed
+length of its longest sequence, and serve batches in random order. Prediction sorts everything by
+length and puts the outputs back in input order. :class:`Padded` keeps the data's order (shuffled
+or not) and :class:`Linear` is the same for equal-length real-valued sequences, as in 2015:
+``RNN(..., iterator='linear')``.
+
+Each iterator gives the model ``(indices, x, mask)`` batches (:meth:`train`, :meth:`predict`); the
+2015 methods ``iterX`` and ``iterXY`` still give that library's arrays (see :meth:`Iterator.iterX`).
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+import copy
+from typing import Iterator as Iterating, Sequence
 
 import numpy as np
 
-__all__ = ["bucket_length", "pad", "SortedPadded"]
+from passage.naming import Registry
+
+__all__ = ["bucket_length", "pad", "Iterator", "SortedPadded", "Padded", "Linear", "get"]
 
 PAD = 0
 
@@ -47,41 +55,135 @@ def pad(sequences: Sequence, length: int, feature_size: int | None = None) -> tu
     return x, mask
 
 
-class SortedPadded:
-    """Batches for training (:meth:`train`) and prediction (:meth:`predict`).
+def _checked_size(size) -> int:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {size!r}")
+    return int(size)
 
-    ``size`` is the batch size; ``chunk_batches`` how many batches are sorted together (more means
-    less padding, less randomness).
+
+class Iterator:
+    """Batches for training (:meth:`train`) and prediction (:meth:`predict`); subclasses choose which
+    sequences share a batch (:meth:`_training_order`, :meth:`_prediction_order`).
+
+    The 2015 signature: ``size`` is the batch size (``fit``'s and ``predict``'s default), ``shuffle``
+    whether training visits the data in a random order, ``x_dtype`` / ``y_dtype`` cast the arrays of
+    :meth:`iterX` / :meth:`iterXY` (a dtype or a function; by default int32 ids or float32 features,
+    and float32 labels: a model chooses its own dtypes from its input layer and cost).
     """
 
-    def __init__(self, size: int = 64, chunk_batches: int = 20, feature_size: int | None = None):
-        if size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {size}")
-        self.size, self.chunk_batches, self.feature_size = size, chunk_batches, feature_size
+    def __init__(self, size: int = 64, shuffle: bool = True, x_dtype=None, y_dtype=None,
+                 feature_size: int | None = None):
+        self.size, self.shuffle, self.x_dtype, self.y_dtype = _checked_size(size), shuffle, x_dtype, y_dtype
+        self.feature_size = feature_size
+
+    def resized(self, size: int, feature_size: int | None) -> "Iterator":
+        """A copy that makes batches of ``size`` sequences of ``feature_size`` features (None: ids)."""
+        other = copy.copy(self)
+        other.size, other.feature_size = _checked_size(size), feature_size
+        return other
 
     def _batch(self, X: Sequence, indices: np.ndarray):
         longest = max((len(X[i]) for i in indices), default=0)
         return pad([X[i] for i in indices], bucket_length(longest), self.feature_size)
 
-    def train(self, X: Sequence, rng: np.random.Generator) -> Iterator:
-        """Yield ``(indices, x, mask)`` batches covering every sample once, in a random order; the
-        caller takes each batch's labels at ``indices``."""
-        order = rng.permutation(len(X))
+    def _chunks(self, order: np.ndarray) -> list[np.ndarray]:
+        return [order[i:i + self.size] for i in range(0, len(order), self.size)]
+
+    def _training_order(self, X: Sequence, rng) -> list[np.ndarray]:
+        order = rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
+        return self._chunks(order)
+
+    def _prediction_order(self, X: Sequence) -> list[np.ndarray]:
+        return self._chunks(np.arange(len(X)))
+
+    def train(self, X: Sequence, rng: np.random.Generator) -> Iterating:
+        """Yield ``(indices, x, mask)`` batches covering every sample once; the caller takes each
+        batch's labels at ``indices``."""
+        for indices in self._training_order(X, rng):
+            x, mask = self._batch(X, indices)
+            yield indices, x, mask
+
+    def predict(self, X: Sequence) -> Iterating:
+        """Yield ``(indices, x, mask)``; the caller writes each batch's outputs at ``indices``."""
+        for indices in self._prediction_order(X):
+            x, mask = self._batch(X, indices)
+            yield indices, x, mask
+
+    # ---- the 2015 interface ---------------------------------------------------------------------
+
+    def iterX(self, X):
+        """The 2015 prediction batches: time-major arrays padded at the *start* to their longest
+        sequence (the 2015 models had no mask). :class:`SortedPadded` yields ``(x, indices)``."""
+        for indices in self._prediction_order(X):
+            yield self._cast(self._padded_2015([X[i] for i in indices]), self.x_dtype, self._x_default())
+
+    def iterXY(self, X, Y):
+        """The 2015 training batches ``(x, y)``, ``x`` as in :meth:`iterX`; shuffled with numpy's
+        global random state, as then."""
+        Y = np.asarray(Y)
+        for indices in self._training_order(X, np.random):
+            yield (self._cast(self._padded_2015([X[i] for i in indices]), self.x_dtype, self._x_default()),
+                   self._cast(Y[indices], self.y_dtype, np.float32))
+
+    def _x_default(self):
+        return np.int32 if self.feature_size is None else np.float32
+
+    @staticmethod
+    def _padded_2015(sequences) -> np.ndarray:
+        sequences = [np.asarray(s) for s in sequences]
+        longest = max(len(s) for s in sequences)
+        padded = [np.concatenate([np.zeros((longest - len(s),) + s.shape[1:], s.dtype), s]) for s in sequences]
+        return np.swapaxes(np.stack(padded), 0, 1)  # (time, batch, ...)
+
+    @staticmethod
+    def _cast(array, dtype, default):
+        dtype = default if dtype is None else dtype
+        return dtype(array) if callable(dtype) and not isinstance(dtype, type) else np.asarray(array, dtype)
+
+
+class SortedPadded(Iterator):
+    """The default: sequences of similar length share a batch. ``chunk_batches`` batches' worth of
+    (shuffled) sequences are sorted by length together (more: less padding, less randomness), and
+    the batches are served in random order (also with ``shuffle=False``, as in 2015, which then
+    only keeps the data's order before sorting)."""
+
+    def __init__(self, size: int = 64, shuffle: bool = True, x_dtype=None, y_dtype=None,
+                 feature_size: int | None = None, chunk_batches: int = 20):
+        super().__init__(size, shuffle, x_dtype, y_dtype, feature_size)
+        self.chunk_batches = chunk_batches
+
+    def _training_order(self, X, rng):
+        order = rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
         chunk = self.size * self.chunk_batches
         batches = []
         for start in range(0, len(order), chunk):
             indices = order[start:start + chunk]
-            indices = indices[np.argsort([len(X[i]) for i in indices], kind="stable")]
-            batches += [indices[i:i + self.size] for i in range(0, len(indices), self.size)]
-        for b in rng.permutation(len(batches)):
-            x, mask = self._batch(X, batches[b])
-            yield batches[b], x, mask
+            batches += self._chunks(indices[np.argsort([len(X[i]) for i in indices], kind="stable")])
+        return [batches[b] for b in rng.permutation(len(batches))]
 
-    def predict(self, X: Sequence) -> Iterator:
-        """Yield ``(indices, x, mask)``; the caller writes each batch's outputs at ``indices``."""
-        order = np.argsort([len(x) for x in X], kind="stable")
-        for start in range(0, len(order), self.size):
-            indices = order[start:start + self.size]
-            x, mask = self._batch(X, indices)
-            yield indices, x, mask
+    def _prediction_order(self, X):
+        return self._chunks(np.argsort([len(x) for x in X], kind="stable"))
 
+    def iterX(self, X):
+        for x, indices in zip(super().iterX(X), self._prediction_order(X)):
+            yield x, indices
+
+
+class Padded(Iterator):
+    """Batches of consecutive sequences (after shuffling, when ``shuffle``), each padded to its
+    longest: the data's own order, no sorting."""
+
+
+class Linear(Padded):
+    """For real-valued sequences of equal length, ``(examples, time, features)`` (the 2015
+    ``Generic`` input): batches of consecutive examples, as :class:`Padded`."""
+
+
+REGISTRY = Registry("iterator", {cls.__name__: cls for cls in (SortedPadded, Padded, Linear)})
+
+
+def get(identifier) -> Iterator:
+    """An iterator from a name (case-insensitive, default settings), a class, or an instance."""
+    if isinstance(identifier, Iterator):
+        return identifier
+    return REGISTRY.resolve(identifier)()

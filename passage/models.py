@@ -12,9 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
-from passage import backend, costs, data, metrics, outputs, sampling, serialization, training, updates
+from passage import backend, compat, costs, data, metrics, outputs, sampling, serialization, training, updates
+from passage import iterators
 from passage import layers as layer_classes
-from passage.iterators import SortedPadded
 from passage.layers import DropoutMasks, Layer, check_stack
 
 __all__ = ["RNN", "NotBuiltError", "save", "load"]
@@ -42,18 +42,27 @@ class RNN:
         An optimizer from :mod:`passage.updates`, by name or instance.
     verbose : int
         0 silent, 1 one log line per epoch, 2 also a progress bar with running cost, speed and ETA.
+    Y : ignored
+        The 2015 library's symbolic target variable; the labels' shape now comes from the data.
+    iterator : str or Iterator
+        How training batches are formed (:mod:`passage.iterators`): 'SortedPadded' (similar lengths
+        together, the default), 'Padded' (the data's order) or 'Linear' (equal-length real-valued
+        sequences); an instance also sets the default batch size and shuffling.
     seed : int or None
         Seeds weight initialisation, shuffling, the validation split and dropout: the same seed
         gives the same weights.
     """
 
-    def __init__(self, layers: Sequence[Layer], cost="bce", updater="Adam", verbose: int = 2,
-                 seed: int | None = None):
+    def __init__(self, layers: Sequence[Layer], cost="bce", updater="Adam", verbose: int = 2, Y=None,
+                 iterator="SortedPadded", seed: int | None = None):
         layers = list(layers)
         per_token = check_stack(layers)
         self.layers = layers
         self.cost = costs.get(cost)
         self.updater = updates.get(updater)
+        self.iterator = iterators.get(iterator)
+        if Y is not None:
+            compat.deprecated("RNN(Y=...)", "no Y: the labels' shape is read from the data")
         self.verbose, self.seed = verbose, seed
         init_seed, data_seed = np.random.SeedSequence(seed).spawn(2)
         self._init_rng = np.random.default_rng(init_seed)
@@ -139,9 +148,10 @@ class RNN:
             self._functions[key] = backend.function([targets, predictions], self.cost(targets, predictions))
         return float(self._functions[key](Y, P.astype(backend.floatX())))
 
-    def _iterator(self, batch_size: int) -> SortedPadded:
+    def _iterator(self, batch_size: int | None) -> iterators.Iterator:
+        """The model's iterator for batches of ``batch_size`` (None: the iterator's own size)."""
         feature_size = None if self._input_layer.input_dtype == "int32" else self._input_layer.input_size
-        return SortedPadded(size=batch_size, feature_size=feature_size)
+        return self.iterator.resized(self.iterator.size if batch_size is None else batch_size, feature_size)
 
     # ---- weights and state --------------------------------------------------------------------
 
@@ -177,6 +187,8 @@ class RNN:
                                      for layer in self.layers],
                           "cost": costs.name_of(self.cost),
                           "updater": {"class": type(self.updater).__name__, "config": self.updater.get_config()},
+                          "iterator": {"class": type(self.iterator).__name__, "size": self.iterator.size,
+                                       "shuffle": self.iterator.shuffle},
                           "seed": self.seed, "verbose": self.verbose},
                 "tokenizer": None if tokenizer is None else tokenizer.get_config()}
 
@@ -188,6 +200,7 @@ class RNN:
         from passage.preprocessing import Tokenizer
 
         try:
+            config = compat.upgraded(config)
             spec = config["model"]
             layers = [layer_classes.get(layer["class"], layer["config"]) for layer in spec["layers"]]
             weights = serialization.unprefixed("layers", arrays)
@@ -198,9 +211,12 @@ class RNN:
             serialization.check_shapes(declared, weights, source)
             for i, layer in enumerate(layers):  # built from the stored values: no initialiser runs
                 layer._initial_weights = serialization.unprefixed(str(i), weights) or None
+            iterator = spec.get("iterator", {"class": "SortedPadded"})
+            iterator = iterators.REGISTRY.get(iterator["class"])(size=iterator.get("size", 64),
+                                                                   shuffle=iterator.get("shuffle", True))
             model = cls(layers, cost=spec["cost"], updater=updates.from_config(spec["updater"]["class"],
                                                                                spec["updater"]["config"]),
-                        verbose=spec.get("verbose", 2), seed=spec.get("seed"))
+                        verbose=spec.get("verbose", 2), iterator=iterator, seed=spec.get("seed"))
             if config.get("tokenizer") is not None:
                 model.tokenizer = Tokenizer.from_config(config["tokenizer"])
         except serialization.ModelFileError:
@@ -216,10 +232,12 @@ class RNN:
 
     # ---- training -------------------------------------------------------------------------------
 
-    def fit(self, trX, trY, batch_size: int = 64, n_epochs: int = 1, validation_data=None,
-            validation_split: float = 0.0, metric="loss", patience: int | None = None,
-            restore_best: bool = True, checkpoint=None, resume=None) -> list[dict]:
-        """Train for ``n_epochs`` passes over (trX, trY) in minibatches of ``batch_size``.
+    def fit(self, trX, trY, batch_size: int | None = None, n_epochs: int = 1, len_filter=None,
+            snapshot_freq: int = 1, path=None, *, validation_data=None, validation_split: float = 0.0,
+            metric="loss", patience: int | None = None, restore_best: bool = True, checkpoint=None,
+            resume=None) -> list[dict]:
+        """Train for ``n_epochs`` passes over (trX, trY) in minibatches of ``batch_size`` (default:
+        the iterator's size, 64).
 
         ``trY`` holds one label (row) per sequence, or for a per-token model one label sequence per
         input sequence, as long as it. With ``validation_data=(X, Y)`` or ``validation_split`` (a
@@ -231,16 +249,24 @@ class RNN:
         file (a model built with the same layers). Ctrl-C stops training and keeps the best (or last
         complete epoch's) weights.
 
+        The 2015 arguments: ``len_filter`` (a :class:`passage.preprocessing.LenFilter`) drops training
+        sequences longer than its limit first; with ``path``, the model is saved to ``path.<epoch>``
+        (epochs counted from 0) after every ``snapshot_freq``-th epoch, in the safe file format.
+
         Returns the history, also kept in ``self.history``: one dict per epoch with the mean training
         ``cost``, ``seconds``, and ``val_loss`` plus ``val_<metric>`` when validating.
         """
         X = data.sequences(trX, self._input_layer, "trX")
         Y = self.output.targets(trY, X)
+        if len_filter is not None:
+            kept = len_filter.kept(X)
+            X, Y = [X[i] for i in kept], self.output.subset(Y, kept)
+        if path is not None and (not isinstance(snapshot_freq, int) or snapshot_freq < 1):
+            raise ValueError(f"snapshot_freq is a number of epochs >= 1, got {snapshot_freq!r}")
         if not self.built:
             self._input_layer.fit_input(X)
             self._build()
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        iterator = self._iterator(batch_size)
         progress = training.read_checkpoint(self, resume) if resume is not None else training.Progress()
         validation = None
         if validation_data is not None:
@@ -260,19 +286,20 @@ class RNN:
         score = metrics.get(metric, self.cost) if validation is not None else None
         if self.verbose:
             training.console_logging()
-        return training.train(self, X, Y, validation, score, n_epochs, batch_size, patience, restore_best,
-                              checkpoint, progress)
+        snapshots = None if path is None else (os.fspath(path), snapshot_freq)
+        return training.train(self, X, Y, validation, score, n_epochs, iterator.size, patience, restore_best,
+                              checkpoint, progress, snapshots)
 
     # ---- prediction -----------------------------------------------------------------------------
 
-    def _predict_sequences(self, sequences, batch_size: int):
+    def _predict_sequences(self, sequences, batch_size: int | None):
         def batches():
             for indices, x, mask in self._iterator(batch_size).predict(sequences):
                 function, _ = self._function("predict", x.shape[0], x.shape[1])
                 yield indices, np.asarray(function(x, mask)), mask
         return self.output.collect(len(sequences), batches())
 
-    def _streamed_loss(self, X, Y, batch_size: int) -> float:
+    def _streamed_loss(self, X, Y, batch_size: int | None) -> float:
         """The mean cost of the checked sequences ``X`` against labels ``Y``, batch by batch: for a
         language model no vocabulary-sized predictions are ever kept."""
         total, count = 0.0, 0.0
@@ -291,7 +318,7 @@ class RNN:
         rows = self.output.rows(Y, self._predict_sequences(X, batch_size))
         return self._loss(*rows), score.score(*rows)
 
-    def predict(self, X, batch_size: int = 64):
+    def predict(self, X, batch_size: int | None = None):
         """Outputs of the last layer in the input order: an array ``(n, n_out)``, one row per sequence;
         for a per-token model a list of ``(len(x), n_out)`` arrays, one per sequence."""
         self._require_built()
@@ -334,7 +361,7 @@ class RNN:
             taker.set_weights(weights)
         return [f"{to_position}/{name}" for to_position, _, weights in checked for name in weights]
 
-    def evaluate(self, X, Y, metric="loss", batch_size: int = 64) -> float:
+    def evaluate(self, X, Y, metric="loss", batch_size: int | None = None) -> float:
         """``metric`` ('loss', 'auc', 'accuracy', 'perplexity', 'bits' or ``score(y_true, y_pred)``) of
         the predictions for ``X``; per-token models are scored on real tokens only."""
         self._require_built()
@@ -352,8 +379,21 @@ def save(model: RNN, path, tokenizer=None) -> None:
     model.save(path, tokenizer=tokenizer)
 
 
-def load(path) -> RNN:
+def load(path):
     """The model saved at ``path`` (a model file or a checkpoint); ``model.tokenizer`` holds the saved
-    tokenizer, or None."""
+    tokenizer, or None. A file written by a :mod:`passage.sklearn` estimator's ``save`` gives back
+    that fitted estimator."""
     config, arrays = serialization.read(path)
-    return RNN.from_config(config, arrays, source=os.fspath(path))
+    model = RNN.from_config(config, arrays, source=os.fspath(path))
+    if "estimator" in config:
+        from passage.sklearn import ESTIMATORS  # scikit-learn is only needed for its files
+
+        name = config["estimator"].get("class")
+        if name not in ESTIMATORS:
+            raise serialization.ModelFileError(f"{os.fspath(path)} names an unknown estimator {name!r}")
+        try:
+            return ESTIMATORS[name]._from_file(config, model)
+        except (KeyError, TypeError, ValueError) as error:
+            raise serialization.ModelFileError(f"{os.fspath(path)} holds a {name} this Passage cannot rebuild: "
+                                               f"{error!r}") from None
+    return model

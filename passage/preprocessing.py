@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["PAD", "UNK", "BOS", "EOS", "Tokenizer", "clean", "tokenize", "lm_windows"]
+__all__ = ["PAD", "UNK", "BOS", "EOS", "Tokenizer", "clean", "tokenize", "lm_windows", "LenFilter"]
 
 log = logging.getLogger("passage")
 
@@ -177,6 +177,30 @@ def lm_windows(sequences: Iterable[Sequence[int]], length: int, stride: int | No
             X.append(window[:-1])
             Y.append(window[1:])
     return X, Y
+
+
+class LenFilter:
+    """Drop training sequences that are too long (the 2015 ``fit(len_filter=...)``): the limit is the
+    ``percentile``-th percentile of the lengths (0: none), clipped to [``min_max_len``, ``max_len``].
+    ``fit`` does not filter unless given one (the 2015 ``fit`` always did, with these defaults)."""
+
+    def __init__(self, max_len: int = 1000, min_max_len: int = 100, percentile: float = 99):
+        self.max_len, self.min_max_len, self.percentile = max_len, min_max_len, percentile
+
+    def limit(self, lengths) -> float:
+        limit = np.percentile(lengths, self.percentile) if self.percentile > 0 and len(lengths) else self.max_len
+        return float(np.clip(limit, self.min_max_len, self.max_len))
+
+    def kept(self, sequences) -> np.ndarray:
+        """The positions of the sequences within the limit."""
+        lengths = np.array([len(s) for s in sequences])
+        return np.flatnonzero(lengths <= self.limit(lengths))
+
+    def filter(self, *data):
+        """The 2015 call: ``filter(X)`` or ``filter(X, Y, ...)``, each list keeping the same positions."""
+        kept = self.kept(data[0])
+        chosen = [[d[i] for i in kept] for d in data]
+        return chosen[0] if len(data) == 1 else tuple(chosen)
 
 
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from passage import serialization
+from passage import compat, serialization
 
 __all__ = ["Progress", "train", "split_validation", "read_checkpoint", "console_logging"]
 
@@ -67,9 +67,10 @@ def split_validation(model, X, Y, fraction: float, indices):
 
 
 def train(model, X, Y, validation, score, n_epochs: int, batch_size: int, patience: int | None,
-          restore_best: bool, checkpoint, progress: Progress) -> list[dict]:
+          restore_best: bool, checkpoint, progress: Progress, snapshots=None) -> list[dict]:
     """Train ``model`` until ``n_epochs`` (counted from the start of the run) or early stopping.
-    ``validation`` is (X, Y) or None; ``score`` the :class:`passage.metrics.Metric` it is judged by."""
+    ``validation`` is (X, Y) or None; ``score`` the :class:`passage.metrics.Metric` it is judged by;
+    ``snapshots`` is None or (path, every): save the model to ``path.<epoch from 0>`` (2015's ``fit(path=)``)."""
     history = progress.history
     model.history = history
     last_good = model._snapshot()
@@ -97,6 +98,8 @@ def train(model, X, Y, validation, score, n_epochs: int, batch_size: int, patien
             _log_epoch(model.verbose, record, n_epochs, progress, score)
             if checkpoint is not None:
                 _write_checkpoint(model, checkpoint, progress, last_good)
+            if snapshots is not None and (epoch - 1) % snapshots[1] == 0:
+                model.save(f"{snapshots[0]}.{epoch - 1}")
     except KeyboardInterrupt:
         model._restore(last_good)
         log.warning("training interrupted during epoch %d; the model keeps the weights of %s", epoch + 1,
@@ -166,6 +169,7 @@ def _write_checkpoint(model, path, progress: Progress, snapshot: dict) -> None:
 def read_checkpoint(model, path) -> Progress:
     """Load a checkpoint into ``model`` (weights, optimizer, random state); returns its progress."""
     config, arrays = serialization.read(path)
+    config = compat.upgraded(config)
     if "training" not in config:
         raise ValueError(f"{path} is a saved model, not a checkpoint; load it with passage.utils.load(path)")
     if config["model"]["layers"] != model.get_config()["model"]["layers"]:

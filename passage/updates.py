@@ -8,6 +8,8 @@ function the model compiles.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from passage import backend
@@ -16,6 +18,8 @@ from passage.naming import Registry
 
 __all__ = ["Regularizer", "Update", "SGD", "Momentum", "NAG", "Adagrad", "Adadelta", "RMSprop",
            "Adam", "get"]
+
+log = logging.getLogger("passage")
 
 
 class Regularizer:
@@ -204,13 +208,28 @@ class RMSprop(Update):
 
 
 class Adam(Update):
-    """Kingma & Ba (2015), Algorithm 1: ``t <- t+1; m <- b1 m + (1-b1) g; v <- b2 v + (1-b2) g^2;
-    p <- p - lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + epsilon)``"""
+    """Kingma & Ba (2015), Algorithm 1: ``t <- t+1; m <- beta1 m + (1-beta1) g; v <- beta2 v + (1-beta2) g^2;
+    p <- p - lr * (m / (1-beta1^t)) / (sqrt(v / (1-beta2^t)) + epsilon)``
 
-    def __init__(self, lr: float = 0.001, b1: float = 0.9, b2: float = 0.999, epsilon: float = 1e-8,
+    The 2015 library's spelling ``Adam(lr, b1, b2, e)`` still means what it meant there: ``b1`` and
+    ``b2`` are *one minus* the decay rates (its defaults ``b1=0.1, b2=0.001`` are ``beta1=0.9,
+    beta2=0.999``) and ``e`` is ``epsilon``. It logs one line naming today's spelling.
+    """
+
+    def __init__(self, lr: float = 0.001, b1: float | None = None, b2: float | None = None,
+                 e: float | None = None, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8,
                  **kwargs):
         super().__init__(lr, **kwargs)
-        self.b1, self.b2, self.epsilon = b1, b2, epsilon
+        if b1 is not None or b2 is not None or e is not None:
+            beta1 = beta1 if b1 is None else 1.0 - b1
+            beta2 = beta2 if b2 is None else 1.0 - b2
+            epsilon = epsilon if e is None else e
+            log.warning("Adam(b1, b2, e) is the 2015 spelling, where b1 and b2 are one minus the decay rates: "
+                        "this is Adam(beta1=%g, beta2=%g, epsilon=%g)", beta1, beta2, epsilon)
+        for name, rate in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"Adam's {name} is a decay rate in [0, 1), got {rate}")
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
 
     def begin(self) -> None:
         t = self.slot(None, "t")
@@ -219,12 +238,12 @@ class Adam(Update):
 
     def step(self, p, g):
         m, v = self.slot(p, "m"), self.slot(p, "v")
-        m_new = self.b1 * m + (1 - self.b1) * g
-        v_new = self.b2 * v + (1 - self.b2) * T.sqr(g)
+        m_new = self.beta1 * m + (1 - self.beta1) * g
+        v_new = self.beta2 * v + (1 - self.beta2) * T.sqr(g)
         self.assign(m, m_new)
         self.assign(v, v_new)
-        m_hat = m_new / (1 - self.b1 ** self._t)
-        v_hat = v_new / (1 - self.b2 ** self._t)
+        m_hat = m_new / (1 - self.beta1 ** self._t)
+        v_hat = v_new / (1 - self.beta2 ** self._t)
         return p - self._lr * m_hat / (T.sqrt(v_hat) + self.epsilon)
 
 

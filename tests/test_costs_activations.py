@@ -11,17 +11,23 @@ def evaluate(f, *arrays):
         return backend.function(inputs, f(*inputs))(*arrays)
 
 
-X = np.array([[-2.0, -0.3, 0.0, 0.4, 3.0]])
+X = np.array([[-2.0, -0.3, 0.0, 0.4, 3.0, 6.0]])
 
 
 @pytest.mark.parametrize("name, expected", [
     ("sigmoid", 1 / (1 + np.exp(-X))),
     ("steeper_sigmoid", 1 / (1 + np.exp(-3.75 * X))),
-    ("hard_sigmoid", np.clip(0.2 * X + 0.5, 0, 1)),
+    ("hard_sigmoid", np.clip(X + 0.5, 0, 1)),  # the 2015 library's
+    ("theano_hard_sigmoid", np.clip(0.2 * X + 0.5, 0, 1)),
     ("tanh", np.tanh(X)),
     ("hard_tanh", np.clip(X, -1, 1)),
     ("rectify", np.maximum(X, 0)),
     ("linear", X),
+    ("clipped_rectify", np.clip(X, 0, 5)),
+    ("t_rectify", np.where(X > 1, X, 0)),
+    ("t_linear", np.where(np.abs(X) > 1, X, 0)),
+    ("maxout", np.maximum(X[:, 0::2], X[:, 1::2])),
+    ("clipped_maxout", np.clip(np.maximum(X[:, 0::2], X[:, 1::2]), -5, 5)),
     ("softmax", np.exp(X) / np.exp(X).sum()),
 ])
 def test_activations(name, expected):

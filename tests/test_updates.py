@@ -43,10 +43,10 @@ def numpy_steps(name, hyper, n_steps):
             p = p - lr * g / np.sqrt(a + hyper["epsilon"])
         elif name == "Adam":
             t += 1
-            m = hyper["b1"] * state.get("m", zeros) + (1 - hyper["b1"]) * g
-            v = hyper["b2"] * state.get("v", zeros) + (1 - hyper["b2"]) * g ** 2
+            m = hyper["beta1"] * state.get("m", zeros) + (1 - hyper["beta1"]) * g
+            v = hyper["beta2"] * state.get("v", zeros) + (1 - hyper["beta2"]) * g ** 2
             state["m"], state["v"] = m, v
-            m_hat, v_hat = m / (1 - hyper["b1"] ** t), v / (1 - hyper["b2"] ** t)
+            m_hat, v_hat = m / (1 - hyper["beta1"] ** t), v / (1 - hyper["beta2"] ** t)
             p = p - lr * m_hat / (np.sqrt(v_hat) + hyper["epsilon"])
     return p
 
@@ -58,7 +58,7 @@ CASES = [
     (Adagrad, {"lr": 0.3, "epsilon": 1e-6}),
     (Adadelta, {"lr": 0.7, "rho": 0.9, "epsilon": 1e-4}),
     (RMSprop, {"lr": 0.02, "rho": 0.8, "epsilon": 1e-6}),
-    (Adam, {"lr": 0.1, "b1": 0.7, "b2": 0.9, "epsilon": 1e-8}),
+    (Adam, {"lr": 0.1, "beta1": 0.7, "beta2": 0.9, "epsilon": 1e-8}),
 ]
 
 
@@ -131,6 +131,6 @@ def test_get_resolves_names_case_insensitively():
 
 
 def test_config_round_trip():
-    updater = Adam(lr=0.01, b1=0.8, clipnorm=5.0, regularizer=Regularizer(l2=1e-4))
+    updater = Adam(lr=0.01, beta1=0.8, clipnorm=5.0, regularizer=Regularizer(l2=1e-4))
     rebuilt = updates.from_config("Adam", updater.get_config())
     assert rebuilt.get_config() == updater.get_config()

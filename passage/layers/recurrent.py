@@ -60,6 +60,9 @@ class Recurrent(Layer):
         self.inner_init = init if inner_init is None else inner_init
         self.activation = activations.get(activation)
         self.gate_activation = activations.get(gate_activation)
+        if activations.halves_width(self.activation) or activations.halves_width(self.gate_activation):
+            raise ValueError(f"{type(self).__name__} cannot use a maxout activation: its state keeps {size} "
+                             "units from step to step; use maxout in a Dense layer")
         self.seq_output, self.truncate_gradient, self.direction = seq_output, truncate_gradient, direction
         self.n_out = size
 

@@ -1,0 +1,125 @@
+"""The scikit-learn estimators: the API contract (clone, params, pipelines, files) and that they learn."""
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils import estimator_checks
+
+from passage.sklearn import RNNClassifier, RNNRegressor
+from passage.utils import load
+
+FILLER = "the a film plot actor scene was is very quite".split()
+
+
+def texts_with(marker_rate, n, seed):
+    """Short texts; about ``marker_rate`` of them contain 'great' somewhere."""
+    rng = np.random.default_rng(seed)
+    texts, has = [], []
+    for _ in range(n):
+        words = list(rng.choice(FILLER, rng.integers(3, 7)))
+        marked = rng.random() < marker_rate
+        if marked:
+            words.insert(int(rng.integers(0, len(words) + 1)), "great")
+        texts.append(" ".join(words))
+        has.append(marked)
+    return texts, np.array(has)
+
+
+TEXTS, HAS = texts_with(0.5, 400, 0)
+LABELS = np.where(HAS, "good", "bad")
+SMALL = dict(embedding_size=8, hidden_size=8, epochs=10, batch_size=16, lr=0.02, random_state=0, min_df=1)
+
+
+def test_learns_string_labels_and_returns_probabilities_in_classes_order():
+    clf = RNNClassifier(**SMALL)
+    assert clf.fit(TEXTS[:300], LABELS[:300]) is clf
+    assert list(clf.classes_) == ["bad", "good"]
+    assert clf.score(TEXTS[300:], LABELS[300:]) >= 0.9
+    P = clf.predict_proba(TEXTS[300:])
+    assert P.shape == (100, 2)
+    assert_allclose(P.sum(axis=1), 1.0, rtol=1e-6)
+    assert_array_equal(clf.predict(TEXTS[300:]), clf.classes_[P.argmax(axis=1)])
+    assert clf.get_params() == RNNClassifier(**SMALL).get_params()  # fit leaves the parameters alone
+    shuffled = np.random.default_rng(1).permutation(100)  # no dependence on order or company
+    assert_allclose(clf.predict_proba([TEXTS[300 + i] for i in shuffled]), P[shuffled], rtol=1e-5)
+    assert_allclose(clf.predict_proba(TEXTS[300:310]), P[:10], rtol=1e-5)
+
+
+def test_multiclass_integer_labels_and_multilabel_targets():
+    three = (HAS.astype(int) + np.array(["film" in t for t in TEXTS]).astype(int) * 2)[:200]  # 0..3
+    clf = RNNClassifier(**{**SMALL, "epochs": 1}).fit(TEXTS[:200], three)
+    assert_array_equal(clf.classes_, np.unique(three)) and clf.predict_proba(TEXTS[:5]).shape == (5, 4)
+    assert set(clf.predict(TEXTS[:50])) <= set(three)
+    multilabel = np.column_stack([HAS, ["film" in t for t in TEXTS]]).astype(int)[:200]
+    tagger = RNNClassifier(**{**SMALL, "epochs": 1}).fit(TEXTS[:200], multilabel)
+    assert tagger.predict(TEXTS[:5]).shape == (5, 2) and set(np.unique(tagger.predict(TEXTS))) <= {0, 1}
+
+
+def test_regressor_standardises_inside_and_predicts_in_the_users_units():
+    y = 1000.0 + 500.0 * HAS  # far from zero mean and unit scale
+    reg = RNNRegressor(**SMALL).fit(TEXTS[:300], y[:300])
+    assert_allclose(reg.target_mean_, y[:300].mean()) and reg.predict(TEXTS[:3]).shape == (3,)
+    assert reg.score(TEXTS[300:], y[300:]) >= 0.8
+    both = RNNRegressor(**{**SMALL, "epochs": 1}).fit(TEXTS[:100], np.column_stack([y, -y])[:100])
+    assert both.predict(TEXTS[:4]).shape == (4, 2)
+
+
+def test_clone_pipeline_cross_validation_and_grid_search():
+    model = clone(RNNClassifier(**{**SMALL, "epochs": 2}))
+    pipeline = make_pipeline(FunctionTransformer(lambda texts: [t.upper() for t in texts]), model)
+    scores = cross_val_score(pipeline, TEXTS[:200], LABELS[:200], cv=2)
+    assert scores.shape == (2,)
+    search = GridSearchCV(RNNClassifier(**{**SMALL, "epochs": 2}), {"hidden_size": [4, 8]}, cv=2)
+    search.fit(TEXTS[:120], LABELS[:120])
+    assert search.best_params_["hidden_size"] in (4, 8)
+
+
+def test_save_load_and_pickle_give_back_the_fitted_estimator(tmp_path):
+    clf = RNNClassifier(**{**SMALL, "epochs": 1}).fit(TEXTS[:100], LABELS[:100])
+    clf.save(tmp_path / "clf.passage")
+    loaded = load(tmp_path / "clf.passage")
+    assert type(loaded) is RNNClassifier and loaded.get_params() == clf.get_params()
+    assert_array_equal(loaded.classes_, clf.classes_)
+    assert_allclose(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS), rtol=1e-6)
+    unpickled = pickle.loads(pickle.dumps(clf))
+    assert_allclose(unpickled.predict_proba(TEXTS), clf.predict_proba(TEXTS), rtol=1e-6)
+    ids = [[1 + (i % 5), 2, 3 + (i % 2)] for i in range(40)]  # tokenizer=None: id sequences in
+    reg = RNNRegressor(**{**SMALL, "epochs": 1}, tokenizer=None).fit(ids, np.arange(40.0))
+    reg.save(tmp_path / "reg.passage")
+    assert_allclose(load(tmp_path / "reg.passage").predict(ids), reg.predict(ids), rtol=1e-6)
+
+
+@pytest.mark.parametrize("check", [
+    estimator_checks.check_parameters_default_constructible, estimator_checks.check_no_attributes_set_in_init,
+    estimator_checks.check_get_params_invariance, estimator_checks.check_set_params,
+    estimator_checks.check_estimator_repr, estimator_checks.check_estimator_cloneable,
+    estimator_checks.check_estimators_unfitted,
+])
+@pytest.mark.parametrize("estimator", [RNNClassifier(), RNNRegressor()], ids=["classifier", "regressor"])
+def test_scikit_learn_checks_that_apply_to_a_text_estimator(check, estimator):
+    check(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize("make, X, y, error, message", [
+    (RNNClassifier, "one text", [1], ValueError, "one string"),
+    (RNNClassifier, ["a b", "c d"], [0.5, 1.7], ValueError, "Unknown label type"),
+    (RNNClassifier, ["a b", "c d"], ["x", "x"], ValueError, "at least two"),
+    (RNNClassifier, ["a b", "c d"], [0, 1, 1], ValueError, "3 labels"),
+    (RNNClassifier, [["a"], ["b"]], [0, 1], TypeError, "tokenizer=None"),
+    (lambda: RNNClassifier(cell="transformer"), ["a b", "c d"], [0, 1], ValueError, "cell must be one of"),
+    (RNNRegressor, ["a b", "c d"], [0.5, np.nan], ValueError, "NaN"),
+])
+def test_bad_input_gets_a_clear_error(make, X, y, error, message):
+    with pytest.raises(error, match=message):
+        make().fit(X, y)
+
+
+def test_predicting_before_fit_raises_not_fitted():
+    with pytest.raises(NotFittedError):
+        RNNClassifier().predict(["a text"])
