@@ -15,7 +15,7 @@ setup(
         "jax>=0.4.30",  # PyTensor's JAX mode: the fastest backend measured on CPU
         "jaxlib>=0.4.30",
         "numpy>=1.26",
-        "scikit-learn>=1.3",
+        "scikit-learn>=1.6",  # passage.sklearn declares its input with __sklearn_tags__
         "lxml>=4.9",
         "pandas>=2.0",
         "tqdm>=4.60",
@@ -25,5 +25,7 @@ setup(
         "examples": ["matplotlib>=3.7"],  # the plots of examples/showdown.py, ablation.py, embeddings.py
         "test": ["pytest>=7", "matplotlib>=3.7"],
         "bench": ["torch==2.13.0"],
+        "dask": ["dask[dataframe,distributed]>=2024.1"],  # passage.dask: scoring on a cluster
     },
+    entry_points={"console_scripts": ["passage = passage.cli:main"]},
 )
