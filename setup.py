@@ -23,7 +23,7 @@ setup(
     ],
     extras_require={
         "examples": ["matplotlib>=3.7"],  # the plots of examples/showdown.py, ablation.py, embeddings.py
-        "test": ["pytest>=7", "matplotlib>=3.7"],
+        "test": ["pytest>=7", "matplotlib>=3.7", "dask[dataframe,distributed]>=2024.1"],
         "bench": ["torch==2.13.0"],
         "dask": ["dask[dataframe,distributed]>=2024.1"],  # passage.dask: scoring on a cluster
     },

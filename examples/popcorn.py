@@ -17,10 +17,13 @@ import time
 
 import numpy as np
 import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.model_selection import train_test_split
 
 from passage.datasets import load_imdb, read_kaggle_tsv
-from passage.layers import Dense, Embedding, GatedRecurrent
+from passage.layers import Bidirectional, Dense, Embedding, GatedRecurrent, Pooling
 from passage.models import RNN
 from passage.preprocessing import UNK, Tokenizer, clean, lm_windows
 from passage.updates import Adam
@@ -52,7 +55,8 @@ def pretrained_language_model(tokenizer, texts, args) -> RNN:
 
 
 def run(train_texts, trY, test_texts, args) -> np.ndarray:
-    """Tokenize, train, and return the test predictions."""
+    """Tokenize, train, and return the test predictions by name: 'RNN', and with ``--blend`` also
+    'RNN + TF-IDF blend'."""
     tokenizer = Tokenizer(min_df=10, max_features=100000, max_len=args.max_len, keep=args.keep)
     trX = tokenizer.fit_transform(train_texts)
     teX = tokenizer.transform(test_texts)
@@ -60,20 +64,50 @@ def run(train_texts, trY, test_texts, args) -> np.ndarray:
 
     updater = get_updater(args.updater)  # Adam(lr=0.002) by default; the talk used Adadelta(lr=0.5)
     updater.lr = args.lr
+    pool = [mode for mode in args.pool.split(",") if mode]
+    recurrent = GatedRecurrent(size=args.hidden, seq_output=bool(pool), p_drop=args.p_drop)
     layers = [Embedding(size=args.embedding, n_features=tokenizer.n_features),
-              GatedRecurrent(size=args.hidden, seq_output=False, p_drop=args.p_drop),
+              Bidirectional(recurrent) if args.bidirectional else recurrent,
+              *([Pooling(pool)] if pool else []),
               Dense(size=1, activation="sigmoid")]
     model = RNN(layers=layers, cost="bce", updater=updater, seed=args.seed)
     start = time.time()
     if args.pretrain:  # the test texts are read without their labels, as Kaggle handed them out
         model.copy_weights_from(pretrained_language_model(tokenizer, train_texts + test_texts, args),
                                 [int(i) for i in args.pretrain_layers.split(",")])
-    model.fit(trX, trY, n_epochs=args.epochs, validation_split=0.1, metric="auc", patience=args.patience)
+    if args.blend:  # a held-out tenth that the RNN and the linear model both leave out, to weigh them on
+        fit_rows, val_rows = train_test_split(np.arange(len(trX)), test_size=0.1, stratify=trY, random_state=args.seed)
+        model.fit([trX[i] for i in fit_rows], trY[fit_rows], n_epochs=args.epochs, metric="auc",
+                  patience=args.patience, validation_data=([trX[i] for i in val_rows], trY[val_rows]))
+    else:
+        model.fit(trX, trY, n_epochs=args.epochs, validation_split=0.1, metric="auc", patience=args.patience)
     print(f"trained in {time.time() - start:.0f} s")
     if args.save:
         save(model, args.save, tokenizer=tokenizer)
         print(f"saved the model and its tokenizer to {args.save}")
-    return model.predict(teX).flatten()
+    predictions = {"RNN": model.predict(teX).flatten()}
+    if args.blend:
+        predictions["RNN + TF-IDF blend"] = blend_with_tfidf(
+            [train_texts[i] for i in fit_rows], trY[fit_rows], [train_texts[i] for i in val_rows], trY[val_rows],
+            test_texts, model.predict([trX[i] for i in val_rows]).flatten(), predictions["RNN"])
+    return predictions
+
+
+def blend_with_tfidf(fit_texts, fitY, val_texts, valY, test_texts, rnn_val, rnn_test) -> np.ndarray:
+    """TF-IDF (1-2 grams) + logistic regression on the RNN's training texts, then the weighted mean
+    of both models' probabilities, C and the weight chosen by AUC on the held-out texts."""
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    features, val_features = vectorizer.fit_transform(fit_texts), vectorizer.transform(val_texts)
+    best = max(((roc_auc_score(valY, LogisticRegression(C=C, max_iter=1000).fit(features, fitY)
+                               .predict_proba(val_features)[:, 1]), C) for C in (1.0, 10.0, 100.0)))
+    linear = LogisticRegression(C=best[1], max_iter=1000).fit(features, fitY)
+    linear_val = linear.predict_proba(val_features)[:, 1]
+    weights = np.linspace(0.0, 1.0, 11)
+    scores = [roc_auc_score(valY, w * rnn_val + (1 - w) * linear_val) for w in weights]
+    weight = weights[int(np.argmax(scores))]
+    print(f"blend: TF-IDF + LR (C={best[1]:g}) validation AUC {best[0]:.4f}, RNN {roc_auc_score(valY, rnn_val):.4f}, "
+          f"blend {max(scores):.4f} at RNN weight {weight:.1f}")
+    return weight * rnn_test + (1 - weight) * linear.predict_proba(vectorizer.transform(test_texts))[:, 1]
 
 
 def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
@@ -105,6 +139,11 @@ def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser.add_argument("--lm-lr", type=float, default=0.002)
     parser.add_argument("--lm-vocabulary", type=int, default=8000, help="how many of the most frequent ids "
                         "the language model predicts")
+    parser.add_argument("--bidirectional", action="store_true", help="read each review both ways")
+    parser.add_argument("--pool", default="", help="summarise the GRU's states over time: max, mean, last or a "
+                        "comma-separated mix (default: the state after the last word)")
+    parser.add_argument("--blend", action="store_true", help="also report the RNN averaged with TF-IDF + "
+                        "logistic regression, the weight chosen on a held-out tenth (the Kaggle winners' way)")
     parser.add_argument("--talk", action="store_true", help="the talk's exact settings")
     parser.add_argument("--quick", action="store_true", help="4,000 reviews, their last 100 ids, 2 epochs: "
                         "about a minute")
@@ -126,15 +165,16 @@ def main(argv=None) -> None:
         train = train.iloc[:args.n_train]
         predictions = run([clean(t) for t in train["review"]], train["sentiment"].to_numpy(),
                           [clean(t) for t in test["review"]], args)
+        predictions = predictions.get("RNN + TF-IDF blend", predictions["RNN"])
         pd.DataFrame({"id": test["id"], "sentiment": predictions}).to_csv(args.out, index=False)
         print(f"wrote {len(test)} predictions to {args.out}")
         return
 
     (train_texts, trY), (test_texts, teY) = load_imdb()
     train_texts, trY = train_texts[:args.n_train], trY[:args.n_train]
-    predictions = run([clean(t) for t in train_texts], trY, [clean(t) for t in test_texts], args)
-    print(f"test ROC AUC {roc_auc_score(teY, predictions):.4f}  "
-          f"accuracy {accuracy_score(teY, predictions > 0.5):.4f}  ({len(teY)} held-out reviews)")
+    for name, predictions in run([clean(t) for t in train_texts], trY, [clean(t) for t in test_texts], args).items():
+        print(f"{name}: test ROC AUC {roc_auc_score(teY, predictions):.4f}  "
+              f"accuracy {accuracy_score(teY, predictions > 0.5):.4f}  ({len(teY)} held-out reviews)")
 
 
 if __name__ == "__main__":

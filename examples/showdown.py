@@ -51,7 +51,7 @@ def tfidf_logistic_regression(train_texts, trY, test_texts) -> tuple[np.ndarray,
 def rnn(train_texts, trY, test_texts, quick: bool) -> tuple[np.ndarray, dict]:
     _, args = popcorn.arguments(["--quick"] if quick else [])
     args.n_train = None
-    return popcorn.run(train_texts, trY, test_texts, args), {}
+    return popcorn.run(train_texts, trY, test_texts, args)["RNN"], {}
 
 
 def scored(name, model, arguments, teY) -> dict:

@@ -32,10 +32,13 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from passage import serialization
-from passage.layers import Bidirectional, Dense, Embedding, GatedRecurrent, LstmRecurrent, SimpleRecurrent
+from passage.layers import (Bidirectional, Dense, Embedding, GatedRecurrent, LstmRecurrent, Pooling,
+                            SimpleRecurrent)
 from passage.models import RNN
 from passage.preprocessing import Tokenizer
 from passage.updates import get as get_updater
+from passage.vectors import WordVectors
+from passage.vectors import load as load_vectors
 
 __all__ = ["RNNClassifier", "RNNRegressor"]
 
@@ -47,14 +50,14 @@ class _RNNEstimator(BaseEstimator):
     """What the classifier and the regressor share: texts to ids, the network, training, files."""
 
     def __init__(self, tokenizer="words", min_df=2, max_features=50000, max_len=400, lowercase=True,
-                 embedding_size=128, hidden_size=128, cell="gru", bidirectional=False, p_drop=0.5,
+                 embedding_size=128, hidden_size=128, cell="gru", bidirectional=False, pooling=None, p_drop=0.5,
                  updater="adam", lr=0.002, batch_size=64, epochs=6, validation_split=0.1, patience=2,
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, vectors=None):
         self.tokenizer, self.min_df, self.max_features, self.max_len = tokenizer, min_df, max_features, max_len
         self.lowercase, self.embedding_size, self.hidden_size, self.cell = lowercase, embedding_size, hidden_size, cell
-        self.bidirectional, self.p_drop, self.updater, self.lr = bidirectional, p_drop, updater, lr
+        self.bidirectional, self.pooling, self.p_drop, self.updater, self.lr = bidirectional, pooling, p_drop, updater, lr
         self.batch_size, self.epochs, self.validation_split = batch_size, epochs, validation_split
-        self.patience, self.random_state, self.verbose = patience, random_state, verbose
+        self.patience, self.random_state, self.verbose, self.vectors = patience, random_state, verbose, vectors
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -114,10 +117,19 @@ class _RNNEstimator(BaseEstimator):
             self.tokenizer_ = Tokenizer(min_df=self.min_df, max_features=self.max_features, lowercase=self.lowercase,
                                         character=self.tokenizer == "characters", max_len=self.max_len)
             ids = self.tokenizer_.fit_transform(documents)
-        recurrent = CELLS[str(self.cell).lower()](size=self.hidden_size, p_drop=self.p_drop)
+        pool = [m for m in self.pooling.split(",") if m] if isinstance(self.pooling, str) else list(self.pooling or ())
+        recurrent = CELLS[str(self.cell).lower()](size=self.hidden_size, p_drop=self.p_drop, seq_output=bool(pool))
         n_features = None if self.tokenizer_ is None else self.tokenizer_.n_features
-        layers = [Embedding(size=self.embedding_size, n_features=n_features),
-                  Bidirectional(recurrent) if self.bidirectional else recurrent, Dense(size=n_out, activation=activation)]
+        embedding = Embedding(size=self.embedding_size, n_features=n_features)
+        if self.vectors is not None:
+            if self.tokenizer_ is None:
+                raise ValueError("vectors need the words behind the ids: use a tokenizer, not tokenizer=None")
+            found = self.vectors if isinstance(self.vectors, WordVectors) else load_vectors(self.vectors)
+            weights, self.vector_coverage_ = found.embedding_weights(self.tokenizer_, seed=self._seed() or 0)
+            embedding = Embedding(size=found.dim, n_features=n_features, weights=[weights])
+        layers = [embedding,
+                  Bidirectional(recurrent) if self.bidirectional else recurrent, *([Pooling(pool)] if pool else []),
+                  Dense(size=n_out, activation=activation)]
         updater = get_updater(self.updater)
         updater.lr = self.lr
         self.model_ = RNN(layers, cost=cost, updater=updater, verbose=self.verbose, seed=self._seed())
@@ -144,7 +156,10 @@ class _RNNEstimator(BaseEstimator):
             raise ValueError("only labels that are strings, numbers or booleans can be saved to a Passage file; "
                              f"these classes are {self.classes_.tolist()!r} (pickle the estimator instead)")
         config = self.model_.get_config(self.tokenizer_)
-        config["estimator"] = {"class": type(self).__name__, "params": self.get_params(), "fitted": self._fitted_state()}
+        params = self.get_params()
+        if not isinstance(params["vectors"], (str, type(None))):  # only the start of training needed them
+            params["vectors"] = None
+        config["estimator"] = {"class": type(self).__name__, "params": params, "fitted": self._fitted_state()}
         serialization.write(path, config, serialization.prefixed("layers", self.model_.get_weights()))
 
     @classmethod
@@ -188,6 +203,9 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
     cell : 'gru', 'lstm' or 'simple'
     bidirectional : bool
         Read each text both ways (:class:`passage.layers.Bidirectional`).
+    pooling : None, str or list
+        Summarise the recurrent states over time (:class:`passage.layers.Pooling`): 'max', 'mean',
+        'last' or a mix such as 'max,mean'; None reads the state after the last token.
     p_drop : float
         Dropout on the recurrent layer's input.
     updater, lr
@@ -200,6 +218,10 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
     random_state : int, RandomState or None
     verbose : int
         0 silent, 1 a line per epoch, 2 also a progress bar.
+    vectors : str, WordVectors or None
+        Pretrained word vectors to start the Embedding from: a GloVe or word2vec text file's path or a
+        :class:`passage.vectors.WordVectors` (then ``embedding_size`` is their width; the share of the
+        vocabulary they cover is ``vector_coverage_``). They are fine-tuned with the rest.
     """
 
     def fit(self, X, y):

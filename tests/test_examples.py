@@ -64,8 +64,8 @@ def test_popcorn_on_kaggle_files_writes_a_submission(tmp_path):
 @pytest.mark.slow
 def test_popcorn_quick_scores_above_chance_and_its_saved_model_plots_embeddings(capsys, tmp_path):
     run_example("popcorn.py", "--quick", "--save", str(tmp_path / "popcorn.passage"))
-    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("test ROC AUC")][0]
-    assert float(line.split()[3]) > 0.65
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("RNN: test ROC AUC")][0]
+    assert float(line.split()[4]) > 0.65
     run_example("embeddings.py", str(tmp_path / "popcorn.passage"), "--out", str(tmp_path / "embeddings.png"))
     assert "words plotted" in capsys.readouterr().out
     assert_png(tmp_path / "embeddings.png")
@@ -160,3 +160,18 @@ def test_popcorn_pretrain_trains_a_language_model_that_beats_uniform_and_then_th
     line = [l for l in out.splitlines() if l.startswith("language model of")][0]
     assert float(line.split("validation perplexity ")[1].split()[0]) < 500 / 2  # far better than uniform
     assert "test ROC AUC" in out
+
+
+@pytest.mark.slow
+def test_popcorn_reads_both_ways_pools_and_blends_with_tfidf(capsys):
+    run_example("popcorn.py", "--n-train", "400", "--max-len", "50", "--epochs", "1", "--embedding", "16",
+                "--hidden", "16", "--bidirectional", "--pool", "max,mean", "--blend")
+    out = capsys.readouterr().out
+    assert "RNN: test ROC AUC" in out and "RNN + TF-IDF blend: test ROC AUC" in out and "blend: TF-IDF + LR" in out
+
+
+@pytest.mark.slow
+def test_rotten_quick_scores_both_models_on_the_same_folds(capsys):
+    run_example("rotten.py", "--folds", "2", "--quick")
+    out = capsys.readouterr().out
+    assert "RNNClassifier: accuracy" in out and "TF-IDF + LR: accuracy" in out and "over 2 folds" in out

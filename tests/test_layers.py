@@ -445,3 +445,47 @@ def test_parameterless_input_layers_take_the_2015_weights_argument():
     assert OneHot(10, weights=None).n_out == 10 and Generic(3, None).n_out == 3
     with pytest.raises(ValueError, match="OneHot takes 0 weight arrays"):
         OneHot(10, weights=[np.zeros(3)]).build(None, np.random.default_rng(0))
+
+
+# ---- Pooling over time ------------------------------------------------------------------------------
+
+def numpy_pooling(x, lengths, mode):
+    rows = []
+    for b, n in enumerate(lengths):
+        real = x[:n, b]
+        if n == 0:
+            rows.append(np.zeros(x.shape[2]))
+        else:
+            rows.append({"max": real.max(axis=0), "mean": real.mean(axis=0), "last": real[-1]}[mode])
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("modes", [("max",), ("mean",), ("last",), ("max", "mean", "last")])
+def test_pooling_matches_numpy_and_never_sees_padding(modes):
+    rng = np.random.default_rng(8)
+    lengths = [6, 3, 0, 1]
+    x = rng.normal(size=(LENGTH, len(lengths), N_IN))
+    mask = mask_of(lengths)
+    x[mask == 0] = 1e3  # padding that would win every max and skew every mean
+    pooling = layers.Pooling(modes)
+    assert pooling.param_specs(N_IN) == [] and pooling.n_out == N_IN * len(modes)
+    got = compile_layer(pooling, x.shape)(x, mask)
+    expected = np.concatenate([numpy_pooling(x, lengths, mode) for mode in modes], axis=1)
+    assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_pooling_gradients_match_finite_differences():
+    rng = np.random.default_rng(9)
+    x, mask = rng.normal(size=(LENGTH, BATCH, N_IN)), mask_of(LENGTHS)
+    assert_gradients_match_finite_differences(layers.Pooling(("max", "mean", "last")), x, mask,
+                                              rng.normal(size=(BATCH, 3 * N_IN)))
+
+
+def test_pooling_makes_a_per_sequence_model_and_needs_sequences():
+    stack = [Embedding(4, 10), Bidirectional(GatedRecurrent(5, seq_output=True)), layers.Pooling("max"), Dense(1)]
+    assert layers.check_stack(stack) is False
+    assert layers.check_stack([Embedding(4, 10), layers.Pooling("mean"), Dense(1)]) is False  # bag of vectors
+    with pytest.raises(ValueError, match="Pooling needs sequences"):
+        layers.check_stack([Embedding(4, 10), GatedRecurrent(5), layers.Pooling("max"), Dense(1)])
+    with pytest.raises(ValueError, match="Pooling modes"):
+        layers.Pooling(("max", "median"))

@@ -1,5 +1,6 @@
 """Layers. The first layer of a model reads its input (Embedding, OneHot, Generic); the rest map
-activations to activations (SimpleRecurrent, GatedRecurrent, LstmRecurrent, Bidirectional, Dense).
+activations to activations (SimpleRecurrent, GatedRecurrent, LstmRecurrent, Bidirectional, Pooling,
+Dense).
 
 Shapes are time-major: ids ``(time, batch)``, activations ``(time, batch, features)``; a
 recurrent layer with ``seq_output=False`` returns its last state ``(batch, size)``. Every layer
@@ -13,6 +14,7 @@ order that ``weights=`` and :meth:`Layer.get_weights` follow.
     inputs.py         Embedding, OneHot, Generic
     recurrent.py      SimpleRecurrent, GatedRecurrent, LstmRecurrent
     bidirectional.py  Bidirectional
+    pooling.py        Pooling (max, mean, last over time, padding excluded)
     dense.py          Dense
 """
 from __future__ import annotations
@@ -23,14 +25,15 @@ from passage.layers.base import DropoutMasks, Layer, Param
 from passage.layers.bidirectional import Bidirectional
 from passage.layers.dense import Dense
 from passage.layers.inputs import Embedding, Generic, InputLayer, OneHot
+from passage.layers.pooling import Pooling
 from passage.layers.recurrent import GatedRecurrent, LstmRecurrent, Recurrent, SimpleRecurrent
 from passage.naming import Registry
 
 __all__ = ["Layer", "Param", "DropoutMasks", "InputLayer", "Embedding", "OneHot", "Generic", "Recurrent",
-           "SimpleRecurrent", "GatedRecurrent", "LstmRecurrent", "Bidirectional", "Dense", "get", "check_stack"]
+           "SimpleRecurrent", "GatedRecurrent", "LstmRecurrent", "Bidirectional", "Pooling", "Dense", "get", "check_stack"]
 
 REGISTRY = Registry("layer class", {cls.__name__: cls for cls in (
-    Embedding, OneHot, Generic, SimpleRecurrent, GatedRecurrent, LstmRecurrent, Bidirectional, Dense)})
+    Embedding, OneHot, Generic, SimpleRecurrent, GatedRecurrent, LstmRecurrent, Bidirectional, Pooling, Dense)})
 
 
 def get(class_name: str, config: dict) -> Layer:
@@ -43,8 +46,8 @@ def get(class_name: str, config: dict) -> Layer:
 
 def check_stack(layers: Sequence[Layer]) -> bool:
     """Fail early, with a fix, when layers cannot be stacked. Returns whether the model outputs one
-    row per token (its last recurrent layer has ``seq_output=True``, or it has none) rather than
-    one row per sequence."""
+    row per token (its last recurrent layer has ``seq_output=True`` and no Pooling follows, or it
+    has neither) rather than one row per sequence."""
     if not layers:
         raise ValueError("a model needs layers, e.g. [Embedding(...), GatedRecurrent(...), Dense(...)]")
     if not layers[0].is_input:
@@ -61,4 +64,9 @@ def check_stack(layers: Sequence[Layer]) -> bool:
                 raise ValueError(f"{type(layer).__name__} needs sequences, but the recurrent layer before it "
                                  "has seq_output=False; set seq_output=True on all but the last recurrent layer")
             sequence = layer.seq_output
+        elif isinstance(layer, Pooling):
+            if not sequence:
+                raise ValueError("Pooling needs sequences, but the recurrent layer before it has "
+                                 "seq_output=False; set seq_output=True on it")
+            sequence = False
     return sequence
