@@ -172,7 +172,7 @@ def imdb_figures(gru_large_tokens_per_s: float) -> None:
     tokens = sum(len(x) for x in trX)
     rng = np.random.default_rng(0)
     real = cells = naive_cells = 0
-    for x, mask, _ in SortedPadded(BATCH).train(trX, np.zeros((len(trX), 1)), rng):
+    for _, x, mask in SortedPadded(BATCH).train(trX, rng):
         real, cells = real + mask.sum(), cells + mask.size
     order = rng.permutation(len(trX))
     for start in range(0, len(order), BATCH):

@@ -31,7 +31,7 @@ from passage.updates import get as get_updater
 from passage.utils import save
 
 TALK = {"embedding": 256, "hidden": 512, "p_drop": 0.75, "updater": "adadelta", "lr": 0.5, "epochs": 10,
-        "patience": None, "max_len": None}
+        "patience": None, "max_len": None, "pool": ""}
 
 
 def pretrained_language_model(tokenizer, texts, args) -> RNN:
@@ -140,8 +140,8 @@ def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser.add_argument("--lm-vocabulary", type=int, default=8000, help="how many of the most frequent ids "
                         "the language model predicts")
     parser.add_argument("--bidirectional", action="store_true", help="read each review both ways")
-    parser.add_argument("--pool", default="", help="summarise the GRU's states over time: max, mean, last or a "
-                        "comma-separated mix (default: the state after the last word)")
+    parser.add_argument("--pool", default="max,mean", help="summarise the GRU's states over time: max, mean, "
+                        "last or a comma-separated mix; '' for the state after the last word (the talk's)")
     parser.add_argument("--blend", action="store_true", help="also report the RNN averaged with TF-IDF + "
                         "logistic regression, the weight chosen on a held-out tenth (the Kaggle winners' way)")
     parser.add_argument("--talk", action="store_true", help="the talk's exact settings")

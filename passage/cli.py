@@ -111,7 +111,7 @@ def train(args) -> None:
     estimator = (RNNRegressor if args.regression else RNNClassifier)(
         tokenizer="characters" if args.characters else "words", min_df=args.min_df, max_features=args.max_features,
         max_len=args.max_len or None, embedding_size=args.embedding_size, hidden_size=args.hidden_size,
-        cell=args.cell, bidirectional=args.bidirectional, pooling=args.pooling, vectors=args.vectors,
+        cell=args.cell, bidirectional=args.bidirectional, pooling=None if args.pooling.lower() == "none" else args.pooling, vectors=args.vectors,
         p_drop=args.p_drop, updater=args.updater, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, validation_split=args.validation_split,
         patience=args.patience, random_state=args.seed, verbose=0 if args.quiet else 2)
     _say(args, f"training on {len(table)} rows of {args.data}")
@@ -224,7 +224,8 @@ def parser() -> argparse.ArgumentParser:
         fit.add_argument("--" + name.replace("_", "-"), type=kind, default=default, help=f"default {default}")
     fit.add_argument("--cell", choices=("gru", "lstm", "simple"), default=defaults["cell"])
     fit.add_argument("--bidirectional", action="store_true", help="read each text both ways")
-    fit.add_argument("--pooling", help="summarise the states over time: max, mean, last or e.g. max,mean")
+    fit.add_argument("--pooling", default=defaults["pooling"], help="summarise the states over time: max, mean, "
+                     f"last or a mix (default {defaults['pooling']}); none: the state after the last token")
     fit.add_argument("--vectors", help="start the word vectors from a GloVe or word2vec text file")
     fit.add_argument("--updater", default=defaults["updater"], help="adam, adadelta, rmsprop, ...")
     fit.set_defaults(run=train)

@@ -44,13 +44,14 @@ __all__ = ["RNNClassifier", "RNNRegressor"]
 
 CELLS = {"gru": GatedRecurrent, "lstm": LstmRecurrent, "simple": SimpleRecurrent}
 TOKENIZERS = ("words", "characters", None)
+MIN_VALIDATION = 20  # held-out documents needed before validation_split is used
 
 
 class _RNNEstimator(BaseEstimator):
     """What the classifier and the regressor share: texts to ids, the network, training, files."""
 
     def __init__(self, tokenizer="words", min_df=2, max_features=50000, max_len=400, lowercase=True,
-                 embedding_size=128, hidden_size=128, cell="gru", bidirectional=False, pooling=None, p_drop=0.5,
+                 embedding_size=128, hidden_size=128, cell="gru", bidirectional=False, pooling="max,mean", p_drop=0.5,
                  updater="adam", lr=0.002, batch_size=64, epochs=6, validation_split=0.1, patience=2,
                  random_state=None, verbose=0, vectors=None):
         self.tokenizer, self.min_df, self.max_features, self.max_len = tokenizer, min_df, max_features, max_len
@@ -106,6 +107,22 @@ class _RNNEstimator(BaseEstimator):
             return self.random_state
         return int(self.random_state.randint(2 ** 31 - 1))  # a RandomState instance, as scikit-learn allows
 
+    def _network(self, n_out: int, activation: str, seed) -> list:
+        """Embedding (from ``vectors`` when given) -> recurrent layer (both ways, when asked) -> Pooling
+        (when asked) -> Dense."""
+        pool = [m for m in self.pooling.split(",") if m] if isinstance(self.pooling, str) else list(self.pooling or ())
+        recurrent = CELLS[str(self.cell).lower()](size=self.hidden_size, p_drop=self.p_drop, seq_output=bool(pool))
+        n_features = None if self.tokenizer_ is None else self.tokenizer_.n_features
+        embedding = Embedding(size=self.embedding_size, n_features=n_features)
+        if self.vectors is not None:
+            if self.tokenizer_ is None:
+                raise ValueError("vectors need the words behind the ids: use a tokenizer, not tokenizer=None")
+            found = self.vectors if isinstance(self.vectors, WordVectors) else load_vectors(self.vectors)
+            weights, self.vector_coverage_ = found.embedding_weights(self.tokenizer_, seed=seed or 0)
+            embedding = Embedding(size=found.dim, n_features=n_features, weights=[weights])
+        return [embedding, Bidirectional(recurrent) if self.bidirectional else recurrent,
+                *([Pooling(pool)] if pool else []), Dense(size=n_out, activation=activation)]
+
     def _fit(self, X, Y, n_out: int, activation: str, cost: str, metric: str):
         self._check_params()
         documents = self._documents(X)
@@ -117,24 +134,13 @@ class _RNNEstimator(BaseEstimator):
             self.tokenizer_ = Tokenizer(min_df=self.min_df, max_features=self.max_features, lowercase=self.lowercase,
                                         character=self.tokenizer == "characters", max_len=self.max_len)
             ids = self.tokenizer_.fit_transform(documents)
-        pool = [m for m in self.pooling.split(",") if m] if isinstance(self.pooling, str) else list(self.pooling or ())
-        recurrent = CELLS[str(self.cell).lower()](size=self.hidden_size, p_drop=self.p_drop, seq_output=bool(pool))
-        n_features = None if self.tokenizer_ is None else self.tokenizer_.n_features
-        embedding = Embedding(size=self.embedding_size, n_features=n_features)
-        if self.vectors is not None:
-            if self.tokenizer_ is None:
-                raise ValueError("vectors need the words behind the ids: use a tokenizer, not tokenizer=None")
-            found = self.vectors if isinstance(self.vectors, WordVectors) else load_vectors(self.vectors)
-            weights, self.vector_coverage_ = found.embedding_weights(self.tokenizer_, seed=self._seed() or 0)
-            embedding = Embedding(size=found.dim, n_features=n_features, weights=[weights])
-        layers = [embedding,
-                  Bidirectional(recurrent) if self.bidirectional else recurrent, *([Pooling(pool)] if pool else []),
-                  Dense(size=n_out, activation=activation)]
+        seed = self._seed()
         updater = get_updater(self.updater)
         updater.lr = self.lr
-        self.model_ = RNN(layers, cost=cost, updater=updater, verbose=self.verbose, seed=self._seed())
-        validating = self.validation_split > 0 and int(round(len(ids) * self.validation_split)) >= 1 \
-            and len(ids) >= 10
+        self.model_ = RNN(self._network(n_out, activation, seed), cost=cost, updater=updater, verbose=self.verbose,
+                          seed=seed)
+        # too few held-out documents say nothing about an epoch (and AUC needs both classes): train on all
+        validating = self.validation_split > 0 and int(round(len(ids) * self.validation_split)) >= MIN_VALIDATION
         self.model_.fit(ids, Y, batch_size=self.batch_size, n_epochs=self.epochs,
                         validation_split=self.validation_split if validating else 0.0,
                         metric=metric if validating else "loss",
@@ -205,14 +211,16 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
         Read each text both ways (:class:`passage.layers.Bidirectional`).
     pooling : None, str or list
         Summarise the recurrent states over time (:class:`passage.layers.Pooling`): 'max', 'mean',
-        'last' or a mix such as 'max,mean'; None reads the state after the last token.
+        'last' or a mix; the default 'max,mean' concatenates both; None reads the state after the
+        last token (the 2015 model).
     p_drop : float
         Dropout on the recurrent layer's input.
     updater, lr
         The optimizer's name (:mod:`passage.updates`) and learning rate.
     batch_size, epochs : int
     validation_split : float
-        Held-out fraction scored after every epoch (0: none; also none below 10 documents).
+        Held-out fraction scored after every epoch (0: none; also none when it would hold fewer than
+        20 documents: then every epoch trains on all of them and the last is kept).
     patience : int or None
         Stop after this many epochs without a better validation loss; the best epoch is kept.
     random_state : int, RandomState or None
