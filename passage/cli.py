@@ -21,8 +21,7 @@ import pandas as pd
 from sklearn import metrics
 
 from passage.serialization import ModelFileError
-from passage.sklearn import ESTIMATORS, RNNClassifier, RNNRegressor
-from passage.utils import load
+from passage.sklearn import RNNClassifier, RNNRegressor, load_estimator
 
 __all__ = ["main"]
 
@@ -124,13 +123,9 @@ def _load_estimator(path: str):
     if not os.path.exists(path):
         raise CommandError(f"{path}: no such model file")
     try:
-        estimator = load(path)
+        return load_estimator(path)
     except ModelFileError as error:
         raise CommandError(str(error)) from None
-    if type(estimator).__name__ not in ESTIMATORS:
-        raise CommandError(f"{path} holds a bare network, not a model written by 'passage train' (or by a "
-                           "passage.sklearn estimator's save): it has no text settings to read new files with")
-    return estimator
 
 
 def _prediction_columns(estimator, texts: list[str]) -> dict:

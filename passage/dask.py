@@ -32,14 +32,9 @@ __all__ = ["predict", "predict_partition"]
 @functools.lru_cache(maxsize=4)
 def _estimator(path: str, modified: float):
     """The estimator in ``path``, loaded once per process (per version of the file)."""
-    from passage.sklearn import ESTIMATORS
-    from passage.utils import load
+    from passage.sklearn import load_estimator
 
-    estimator = load(path)
-    if type(estimator).__name__ not in ESTIMATORS:
-        raise ValueError(f"{path} holds a bare network; passage.dask scores files written by a passage.sklearn "
-                         "estimator's save() or by 'passage train', which know how to read text")
-    return estimator
+    return load_estimator(path)
 
 
 def predict_partition(texts: pd.Series, model_path: str, output: str = "prediction"):

@@ -40,7 +40,7 @@ from passage.updates import get as get_updater
 from passage.vectors import WordVectors
 from passage.vectors import load as load_vectors
 
-__all__ = ["RNNClassifier", "RNNRegressor"]
+__all__ = ["RNNClassifier", "RNNRegressor", "load_estimator"]
 
 CELLS = {"gru": GatedRecurrent, "lstm": LstmRecurrent, "simple": SimpleRecurrent}
 TOKENIZERS = ("words", "characters", None)
@@ -123,9 +123,9 @@ class _RNNEstimator(BaseEstimator):
         return [embedding, Bidirectional(recurrent) if self.bidirectional else recurrent,
                 *([Pooling(pool)] if pool else []), Dense(size=n_out, activation=activation)]
 
-    def _fit(self, X, Y, n_out: int, activation: str, cost: str, metric: str):
+    def _fit(self, documents: list, Y, n_out: int, activation: str, cost: str, metric: str):
+        """Train on ``documents`` (already checked by :meth:`_documents`) and targets ``Y``."""
         self._check_params()
-        documents = self._documents(X)
         if len(Y) != len(documents):
             raise ValueError(f"X has {len(documents)} documents but y has {len(Y)} labels")
         if self.tokenizer is None:
@@ -309,3 +309,15 @@ class RNNRegressor(RegressorMixin, _RNNEstimator):
 
 
 ESTIMATORS = {cls.__name__: cls for cls in (RNNClassifier, RNNRegressor)}
+
+
+def load_estimator(path) -> _RNNEstimator:
+    """The fitted estimator saved at ``path``; a file holding a bare network (``RNN.save``) is refused:
+    it has no tokenizer settings to read new text with."""
+    from passage.utils import load
+
+    estimator = load(path)
+    if type(estimator).__name__ not in ESTIMATORS:
+        raise ValueError(f"{path} holds a bare network, not an estimator written by a passage.sklearn "
+                         "estimator's save() or by 'passage train': it has no text settings to read new text with")
+    return estimator
