@@ -24,7 +24,7 @@ setup(
     extras_require={
         "examples": ["matplotlib>=3.7"],  # the plots of examples/showdown.py, ablation.py, embeddings.py
         "test": ["pytest>=7", "matplotlib>=3.7", "dask[dataframe,distributed]>=2024.1"],
-        "bench": ["torch==2.13.0"],
+        "bench": ["torch==2.13.0", "keras>=3.10"],  # the peers of benchmarks/ (Keras runs on our jax)
         "dask": ["dask[dataframe,distributed]>=2024.1"],  # passage.dask: scoring on a cluster
     },
     entry_points={"console_scripts": ["passage = passage.cli:main"]},

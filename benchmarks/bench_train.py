@@ -1,16 +1,17 @@
 """Training and prediction speed of Passage's recurrent layers, against the machine's peak and PyTorch.
 
-For GRU, LSTM and SimpleRecurrent at a large (embedding 256, hidden 512) and a small (128/128)
+For GRU (the 2015 equations, and ``reset_after=True``), LSTM and SimpleRecurrent at a large
+(embedding 256, hidden 512) and a small (128/128)
 configuration, batch 64, length 200, vocabulary 20,000, BCE, Adam, float32, it prints: training and
 prediction tokens per second, achieved GFLOP/s, compile seconds with a cold and a warm compile
 cache, and peak memory; in the same run numpy's float32 matrix product (the practical peak), and
-PyTorch's nn.GRU / nn.LSTM / nn.RNN with the same sizes when it is installed (`pip install
-.[bench]`). Then, on the IMDB reviews: padding left by the sorted batches, how many reviews per
+PyTorch's nn.GRU / nn.LSTM / nn.RNN and Keras 3's GRU / LSTM / SimpleRNN on JAX with the same sizes
+when they are installed (`pip install .[bench]`). Then, on the IMDB reviews: padding left by the sorted batches, how many reviews per
 second a trained-size popcorn model scores, and TF-IDF + logistic regression's fitting time next
 to one RNN epoch (the talk's "RNN is about 250x slower on CPU than a linear model").
 
     python benchmarks/bench_train.py            # about 5 minutes on 2 cores
-    python benchmarks/bench_train.py --quick    # the large configuration's GRU and LSTM only
+    python benchmarks/bench_train.py --quick    # the large configuration's GRUs and LSTM only
 
 Run it on an idle machine: two busy processes on two cores slow each other several-fold.
 Each Passage measurement runs in a fresh process, so compile times and peak memory are its own.
@@ -30,8 +31,18 @@ import numpy as np
 
 VOCABULARY, BATCH, LENGTH = 20000, 64, 200
 CONFIGURATIONS = {"large": (256, 512), "small": (128, 128)}
-GATES = {"GatedRecurrent": 3, "LstmRecurrent": 4, "SimpleRecurrent": 1}
-TORCH_NAMES = {"GatedRecurrent": "GRU", "LstmRecurrent": "LSTM", "SimpleRecurrent": "RNN"}
+GATES = {"GatedRecurrent": 3, "GRU reset_after": 3, "LstmRecurrent": 4, "SimpleRecurrent": 1}
+TORCH_NAMES = {"GatedRecurrent": "GRU", "GRU reset_after": "GRU", "LstmRecurrent": "LSTM", "SimpleRecurrent": "RNN"}
+KERAS_NAMES = {"GatedRecurrent": "GRU", "GRU reset_after": "GRU", "LstmRecurrent": "LSTM", "SimpleRecurrent": "SimpleRNN"}
+
+
+def passage_layer(layer: str, hidden: int):
+    """Our layer for a row of the table: "GRU reset_after" is GatedRecurrent(reset_after=True)."""
+    from passage import layers
+
+    if layer == "GRU reset_after":
+        return layers.GatedRecurrent(size=hidden, reset_after=True)
+    return getattr(layers, layer)(size=hidden)
 
 
 def train_gflop_per_token(layer: str, embedding: int, hidden: int) -> float:
@@ -59,11 +70,11 @@ def median_seconds(call, repeats: int) -> float:
 
 def passage_child(layer: str, embedding: int, hidden: int, steps: int, compile_only: bool) -> dict:
     """One Passage measurement (run in its own process by :func:`measure_passage`)."""
-    from passage import backend, layers
+    from passage import backend
     from passage.layers import Dense, Embedding
     from passage.models import RNN
 
-    model = RNN([Embedding(embedding, VOCABULARY), getattr(layers, layer)(size=hidden),
+    model = RNN([Embedding(embedding, VOCABULARY), passage_layer(layer, hidden),
                  Dense(1, activation="sigmoid")], seed=0, verbose=0)
     rng = np.random.default_rng(0)
     x, mask, y = batch(rng)
@@ -145,6 +156,34 @@ def measure_torch(layer: str, embedding: int, hidden: int, steps: int) -> dict |
             "version": torch.__version__, "device": device}
 
 
+def measure_keras(layer: str, embedding: int, hidden: int, steps: int) -> dict | None:
+    """Keras 3 on JAX (the same XLA as ours) with the same model and batch, in its own process; None
+    without Keras. Its GRU is the reset_after variant (one recurrent product per step)."""
+    command = [sys.executable, __file__, "--keras-child", json.dumps([layer, embedding, hidden, steps])]
+    done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, KERAS_BACKEND="jax"))
+    return json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else None
+
+
+def keras_child(layer: str, embedding: int, hidden: int, steps: int) -> dict:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    cell = getattr(keras.layers, KERAS_NAMES[layer])(hidden)
+    model = keras.Sequential([keras.Input((LENGTH,), batch_size=BATCH, dtype="int32"),
+                              keras.layers.Embedding(VOCABULARY, embedding), cell, keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    x, _, y = batch(np.random.default_rng(0))
+    start = time.perf_counter()
+    model.train_on_batch(x.T, y)  # batch-major; returns the loss, so it has waited
+    compile_train = time.perf_counter() - start
+    start = time.perf_counter()
+    model.predict_on_batch(x.T)
+    compile_predict = time.perf_counter() - start
+    return {"train_s": median_seconds(lambda: model.train_on_batch(x.T, y), steps),
+            "predict_s": median_seconds(lambda: model.predict_on_batch(x.T), steps),
+            "compile": compile_train + compile_predict, "version": keras.__version__}
+
+
 def matmul_gflops() -> float:
     """numpy's float32 matrix product, best of 5: the machine's practical peak."""
     rng = np.random.default_rng(0)
@@ -210,17 +249,22 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--no-imdb", action="store_true", help="skip the IMDB figures (padding, scoring, TF-IDF)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--keras-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(passage_child(*json.loads(args.child))))
         return
+    if args.keras_child:
+        print(json.dumps(keras_child(*json.loads(args.keras_child))))
+        return
     peak = matmul_gflops()
     print(f"numpy float32 matrix product (2048^3): {peak:.0f} GFLOP/s; batch {BATCH}, length {LENGTH}, "
           f"vocabulary {VOCABULARY:,}, Adam, float32")
-    header = (f"{'layer':16}{'emb/hid':>8}{'train tok/s':>12}{'GFLOP/s':>9}{'% peak':>7}{'predict tok/s':>14}"
-              f"{'compile cold/warm s':>20}{'peak MB':>8}{'torch train tok/s':>18}{'x torch':>8}{'torch pred':>11}{'x':>6}")
+    header = (f"{'layer':17}{'emb/hid':>8}{'train tok/s':>12}{'GFLOP/s':>9}{'% peak':>7}{'predict tok/s':>14}"
+              f"{'compile cold/warm s':>20}{'peak MB':>8}{'torch train tok/s':>18}{'x torch':>8}{'torch pred':>11}{'x':>6}"
+              f"{'keras train tok/s':>18}{'x keras':>8}{'keras compile s':>16}")
     print(header)
-    layers = ("GatedRecurrent", "LstmRecurrent") if args.quick else tuple(GATES)
+    layers = ("GatedRecurrent", "GRU reset_after", "LstmRecurrent") if args.quick else tuple(GATES)
     configurations = {"large": CONFIGURATIONS["large"]} if args.quick else CONFIGURATIONS
     tokens = BATCH * LENGTH
     speeds = {}
@@ -228,16 +272,20 @@ def main() -> None:
         for layer in layers:
             ours = measure_passage(layer, embedding, hidden, args.steps)
             peer = measure_torch(layer, embedding, hidden, args.steps)
+            keras_peer = measure_keras(layer, embedding, hidden, args.steps)
             train_speed, predict_speed = tokens / ours["train_s"], tokens / ours["predict_s"]
             speeds[(layer, label)] = train_speed
             gflops = train_speed * train_gflop_per_token(layer, embedding, hidden)
-            line = (f"{layer:16}{f'{embedding}/{hidden}':>8}{train_speed:12,.0f}{gflops:9.0f}"
+            line = (f"{layer:17}{f'{embedding}/{hidden}':>8}{train_speed:12,.0f}{gflops:9.0f}"
                     f"{gflops / ours.get('device_peak', peak):7.0%}"
                     f"{predict_speed:14,.0f}{ours['compile_cold']:12.1f} /{ours['compile_warm']:6.1f}"
                     f"{ours['peak_mb']:8.0f}")
             if peer:
                 line += (f"{tokens / peer['train_s']:18,.0f}{peer['train_s'] / ours['train_s']:8.2f}"
                          f"{tokens / peer['predict_s']:11,.0f}{peer['predict_s'] / ours['predict_s']:6.2f}")
+            if keras_peer:
+                line += (f"{tokens / keras_peer['train_s']:18,.0f}{keras_peer['train_s'] / ours['train_s']:8.2f}"
+                         f"{keras_peer['compile']:16.1f}")
             print(line, flush=True)
     if "device_peak" in ours:
         print(f"% peak on the GPU: of jax's float32 8192^3 matrix product there, {ours['device_peak']:,.0f} GFLOP/s")

@@ -6,8 +6,9 @@ PyTensor compiles our symbolic graphs for one of several *modes*:
 
 * ``"JAX"`` (default when ``jax`` is installed; it is a dependency) -- measured fastest on CPU,
   and the same mode runs on a GPU when the installed jax has one (``pip install "jax[cuda12]"``).
-  XLA needs static shapes, so a graph is compiled once per input shape; the model keeps
-  the number of shapes small by bucketing sequence lengths (``STATIC_SHAPES`` tells it).
+  PyTensor rewrites a graph once, with its time and batch axes symbolic; XLA then lowers it once
+  per input shape (cached on disk), and the model keeps the shapes few by bucketing sequence
+  lengths. See :class:`_ShapeFoldingJAXLinker` for how symbolic shapes reach XLA.
 * ``"NUMBA"`` -- PyTensor 3's own default; slow first compile, cached on disk.
 * ``"CVM"`` -- the Theano-style C backend. It is fast only with a BLAS linked: when the
   ``mkl`` wheel is installed (``pip install mkl``) we link it; otherwise C-mode matrix products
@@ -53,7 +54,7 @@ from pytensor.gradient import DisconnectedType  # noqa: E402
 if "floatX" not in _user_flags:
     pytensor.config.floatX = "float32"  # also when pytensor was imported before us, flags unread
 
-__all__ = ["T", "MODES", "STATIC_SHAPES", "mode", "device", "set_mode", "floatX", "precision", "shared",
+__all__ = ["T", "MODES", "mode", "device", "set_mode", "floatX", "precision", "shared",
            "scan", "grad", "vjp", "custom_gradient", "function", "tensor_input"]
 
 MODES = ("JAX", "NUMBA", "CVM", "FAST_COMPILE")
@@ -77,7 +78,6 @@ def _default_mode() -> str:
 
 
 _mode = _default_mode()
-STATIC_SHAPES = _mode == "JAX"
 
 
 def _cache_directory() -> str:
@@ -121,14 +121,13 @@ def device() -> str:
 def set_mode(name: str) -> None:
     """Compile later functions with mode ``name`` (one of ``MODES``). Functions already compiled keep
     their mode, but a model compiles lazily, one function per batch shape: call this before building it."""
-    global _mode, STATIC_SHAPES
+    global _mode
     name = name.upper()
     if name not in MODES:
         raise ValueError(f"mode {name!r} is not one of {MODES}")
     if name == "JAX" and not _jax_available():
         raise ValueError("mode 'JAX' needs jax: pip install jax")
     _mode = name
-    STATIC_SHAPES = name == "JAX"
     if name == "JAX":
         _use_compile_cache()
 
@@ -136,7 +135,10 @@ def set_mode(name: str) -> None:
 # PyTensor sums float32 in a float64 accumulator and gives argmax an int64 result; JAX, computing in
 # 32 bits, warns at each trace that it keeps 32 bits. That is what we want, so the warning would
 # only be noise for users.
-warnings.filterwarnings("ignore", message="Explicitly requested dtype (float|int)64 requested in astype")
+warnings.filterwarnings("ignore", message="Explicitly requested dtype (float|int)64 requested in")
+# With symbolic shapes PyTensor guards broadcasting with asserts that its JAX backend drops, saying so
+# at each compile; our batches come from our own iterators, whose shapes agree.
+warnings.filterwarnings("ignore", message="Skipping Assert")
 
 
 def _set_jax_float64(enabled: bool) -> None:
@@ -225,5 +227,99 @@ def custom_gradient(forward, backward, inputs):
 
 def function(inputs, outputs, updates=()):
     """Compile with the current mode."""
-    return pytensor.function(list(inputs), outputs, updates=list(updates), mode=_mode,
+    mode = _jax_mode() if _mode == "JAX" else _mode
+    return pytensor.function(list(inputs), outputs, updates=list(updates), mode=mode,
                              on_unused_input="ignore")
+
+
+# ---- JAX: one PyTensor rewrite per function, one XLA lowering per input shape -------------------
+#
+# PyTensor's JAX backend turns each node of a rewritten graph into a Python function and jax.jit
+# traces the whole; jit retraces for each new input shape by itself. What stops a graph whose time
+# and batch axes are symbolic is shape arithmetic: inside a trace, `T * B` computed from two
+# concrete sizes is staged as a traced value, and reshape, zeros and scan lengths refuse traced
+# sizes. So while our linker converts a graph, every node whose outputs are integer scalars or
+# vectors (shape arithmetic) is evaluated at trace time when none of its inputs is traced, and
+# hands on numpy values; reshape and arange then take their sizes as the concrete values they are.
+
+_folding_shapes = False  # True while _ShapeFoldingJAXLinker converts a graph (nested graphs included)
+
+
+def _computes_shapes(node) -> bool:
+    return node is not None and all(getattr(o.type, "ndim", 2) <= 1 and o.type.dtype.startswith(("int", "uint", "bool"))
+                                    for o in node.outputs)
+
+
+def _install_shape_folding() -> None:
+    import jax
+    from pytensor.graph.fg import AbstractFunctionGraph
+    from pytensor.link.jax.dispatch.basic import jax_funcify, jax_typify
+    from pytensor.link.utils import fgraph_to_python
+    from pytensor.tensor.basic import ARange
+    from pytensor.tensor.shape import Reshape
+
+    def concrete(value):
+        return np.asarray(value) if isinstance(value, jax.Array) else value
+
+    def folded(convert):
+        def convert_node(op, node=None, **kwargs):
+            fn = convert(op, node=node, **kwargs)
+            if not _computes_shapes(node):
+                return fn
+
+            def run(*args):
+                if any(isinstance(a, jax.core.Tracer) for a in args):
+                    return fn(*args)
+                with jax.ensure_compile_time_eval():  # numpy values in: jax arrays, as the op expects
+                    out = fn(*(jax.numpy.asarray(a) if isinstance(a, np.ndarray) else a for a in args))
+                return type(out)(map(concrete, out)) if isinstance(out, (list, tuple)) else concrete(out)
+            return run
+        return convert_node
+
+    pytensors_graph = jax_funcify.dispatch(AbstractFunctionGraph)
+    pytensors_reshape = jax_funcify.dispatch(Reshape)
+    pytensors_arange = jax_funcify.dispatch(ARange)
+
+    @jax_funcify.register(AbstractFunctionGraph)
+    def graph(fgraph, node=None, fgraph_name="jax_funcified_fgraph", **kwargs):
+        if not _folding_shapes:
+            return pytensors_graph(fgraph, node=node, fgraph_name=fgraph_name, **kwargs)
+        return fgraph_to_python(fgraph, folded(jax_funcify), type_conversion_fn=jax_typify,
+                                fgraph_name=fgraph_name, **kwargs)
+
+    @jax_funcify.register(Reshape)
+    def reshape(op, node, **kwargs):
+        if not _folding_shapes:
+            return pytensors_reshape(op, node=node, **kwargs)
+        return lambda x, shape: jax.numpy.reshape(x, tuple(int(s) for s in np.asarray(shape)))
+
+    @jax_funcify.register(ARange)
+    def arange(op, node, **kwargs):
+        if not _folding_shapes:
+            return pytensors_arange(op, node=node, **kwargs)
+        return lambda start, stop, step: jax.numpy.arange(int(start), int(stop), int(step), dtype=op.dtype)
+
+
+_jax_mode_cache: list = []
+
+
+def _jax_mode():
+    """PyTensor's JAX mode with :class:`_ShapeFoldingJAXLinker` (made once)."""
+    if not _jax_mode_cache:
+        from pytensor.compile.mode import JAX, Mode
+        from pytensor.link.jax.linker import JAXLinker
+
+        class _ShapeFoldingJAXLinker(JAXLinker):
+            """JAX linker that folds shape arithmetic while it converts (see above)."""
+
+            def fgraph_convert(self, *args, **kwargs):
+                global _folding_shapes
+                _folding_shapes = True
+                try:
+                    return super().fgraph_convert(*args, **kwargs)
+                finally:
+                    _folding_shapes = False
+
+        _install_shape_folding()
+        _jax_mode_cache.append(Mode(_ShapeFoldingJAXLinker(), JAX.optimizer))
+    return _jax_mode_cache[0]

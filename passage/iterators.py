@@ -36,6 +36,10 @@ def bucket_length(length: int, minimum: int = 8) -> int:
     return size
 
 
+def _longest(X: Sequence) -> int:
+    return max(1, max((len(x) for x in X), default=0))
+
+
 def pad(sequences: Sequence, length: int, feature_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Right-pad ``sequences`` to ``length`` steps.
 
@@ -82,9 +86,11 @@ class Iterator:
         other.size, other.feature_size = _checked_size(size), feature_size
         return other
 
-    def _batch(self, X: Sequence, indices: np.ndarray):
-        longest = max((len(X[i]) for i in indices), default=0)
-        return pad([X[i] for i in indices], bucket_length(longest), self.feature_size)
+    def _batch(self, X: Sequence, indices: np.ndarray, cap: int | None):
+        """The padded batch of ``X[indices]``: to the bucket of its longest sequence, but not beyond
+        ``cap``, the longest sequence in ``X`` (texts cut to 400 ids pad to 400, not 512)."""
+        length = bucket_length(max((len(X[i]) for i in indices), default=0))
+        return pad([X[i] for i in indices], length if cap is None else min(length, cap), self.feature_size)
 
     def _chunks(self, order: np.ndarray) -> list[np.ndarray]:
         return [order[i:i + self.size] for i in range(0, len(order), self.size)]
@@ -99,14 +105,17 @@ class Iterator:
     def train(self, X: Sequence, rng: np.random.Generator) -> Iterating:
         """Yield ``(indices, x, mask)`` batches covering every sample once; the caller takes each
         batch's labels at ``indices``."""
+        cap = _longest(X)
         for indices in self._training_order(X, rng):
-            x, mask = self._batch(X, indices)
+            x, mask = self._batch(X, indices, cap)
             yield indices, x, mask
 
     def predict(self, X: Sequence) -> Iterating:
         """Yield ``(indices, x, mask)``; the caller writes each batch's outputs at ``indices``."""
+        # a call of one batch keeps to the buckets: calls one sequence at a time share their shapes
+        cap = _longest(X) if len(X) > self.size else None
         for indices in self._prediction_order(X):
-            x, mask = self._batch(X, indices)
+            x, mask = self._batch(X, indices, cap)
             yield indices, x, mask
 
     # ---- the 2015 interface ---------------------------------------------------------------------

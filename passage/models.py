@@ -1,6 +1,6 @@
 """The RNN model: a stack of layers, a cost and an updater; ``fit``, ``predict`` and ``evaluate``.
 
-``RNN`` builds the layers, compiles one function per kind ('train', 'predict') and batch shape,
+``RNN`` builds the layers, compiles one function per kind ('train', 'predict'),
 and is the front door of training (the loop lives in :mod:`passage.training`). Whether it outputs
 one row per sequence or per token is its :attr:`RNN.output` (:mod:`passage.outputs`).
 :func:`save` and :func:`load` keep a model (and its tokenizer) in one safe file.
@@ -100,14 +100,13 @@ class RNN:
 
     # ---- compiled functions -------------------------------------------------------------------
 
-    def _symbolic_inputs(self, length: int, batch: int):
-        """Symbolic ids/features and mask; static shapes where the backend needs them."""
-        shape = (length, batch) if backend.STATIC_SHAPES else (None, None)
+    def _symbolic_inputs(self):
+        """Symbolic ids/features and mask, their time and batch axes symbolic."""
         if self._input_layer.input_dtype == "int32":
-            X = backend.tensor_input("X", "int32", shape)  # (T, B)
+            X = backend.tensor_input("X", "int32", (None, None))  # (T, B)
         else:
-            X = backend.tensor_input("X", backend.floatX(), shape + (self._input_layer.input_size,))  # (T, B, F)
-        mask = backend.tensor_input("mask", backend.floatX(), shape)  # (T, B)
+            X = backend.tensor_input("X", backend.floatX(), (None, None, self._input_layer.input_size))  # (T, B, F)
+        mask = backend.tensor_input("mask", backend.floatX(), (None, None))  # (T, B)
         return X, mask
 
     def _forward(self, X, mask, train: bool, masks: DropoutMasks | None):
@@ -117,34 +116,32 @@ class RNN:
         return h  # (B, n_out) per sequence, (T, B, n_out) per token
 
     def _function(self, kind: str, length: int, batch: int):
-        """``(compiled function, its DropoutMasks)`` for this batch shape, compiled on first use: kind
-        'predict' (outputs), 'loss' (the summed cost and how many rows it counts) or 'train' (one
-        optimizer step; returns the cost)."""
-        key = (kind, length, batch) if backend.STATIC_SHAPES else (kind,)
-        if key not in self._functions:
-            X, mask = self._symbolic_inputs(length, batch)
-            static = backend.STATIC_SHAPES
+        """``(compiled function, its DropoutMasks)`` for batches of ``length`` steps and ``batch``
+        sequences: kind 'predict' (outputs), 'loss' (the summed cost and how many rows it counts) or
+        'train' (one optimizer step; returns the cost). PyTensor compiles each kind once, on first
+        use, for any shape (JAX lowers it once per shape on its own)."""
+        if kind not in self._functions:
+            X, mask = self._symbolic_inputs()
             if kind == "predict":
-                self._functions[key] = (backend.function([X, mask], self._forward(X, mask, False, None)), None)
+                self._functions[kind] = (backend.function([X, mask], self._forward(X, mask, False, None)), None)
             elif kind == "loss":
-                Y = self.output.target_input(length if static else None, batch if static else None)
+                Y = self.output.target_input()
                 total = self.output.batch_loss(Y, self._forward(X, mask, False, None), mask)
-                self._functions[key] = (backend.function([X, mask, Y], list(total)), None)
+                self._functions[kind] = (backend.function([X, mask, Y], list(total)), None)
             else:
                 masks = DropoutMasks()
-                Y = self.output.target_input(length if static else None, batch if static else None)
+                Y = self.output.target_input()
                 cost = self.output.batch_cost(Y, self._forward(X, mask, True, masks), mask)
                 steps = self.updater.get_updates(self.params, cost)
-                self._functions[key] = (backend.function([X, mask, Y] + masks.inputs, cost, updates=steps), masks)
-        return self._functions[key]
+                self._functions[kind] = (backend.function([X, mask, Y] + masks.inputs, cost, updates=steps), masks)
+        return self._functions[kind]
 
     def _loss(self, Y: np.ndarray, P: np.ndarray) -> float:
         """The model's cost of prediction rows ``P`` against target rows (or class ids) ``Y``."""
-        static = backend.STATIC_SHAPES
-        key = ("rows loss", Y.shape, Y.dtype.str) if static else ("rows loss", Y.ndim, Y.dtype.str)
+        key = ("rows loss", Y.ndim, Y.dtype.str)
         if key not in self._functions:
-            targets = backend.tensor_input("Y", Y.dtype.name, Y.shape if static else (None,) * Y.ndim)
-            predictions = backend.tensor_input("P", backend.floatX(), P.shape if static else (None, None))
+            targets = backend.tensor_input("Y", Y.dtype.name, (None,) * Y.ndim)
+            predictions = backend.tensor_input("P", backend.floatX(), (None, None))
             self._functions[key] = backend.function([targets, predictions], self.cost(targets, predictions))
         return float(self._functions[key](Y, P.astype(backend.floatX())))
 

@@ -38,8 +38,8 @@ class Output:
         """The labels of the sequences at ``indices``."""
         raise NotImplementedError
 
-    def target_input(self, length: int | None, batch: int | None):
-        """The symbolic targets of one batch."""
+    def target_input(self):
+        """The symbolic targets of one batch (time and batch axes symbolic)."""
         raise NotImplementedError
 
     def batch_targets(self, Y, indices, length: int) -> np.ndarray:
@@ -86,8 +86,8 @@ class PerSequence(Output):
     def subset(self, Y, indices):
         return Y[indices]
 
-    def target_input(self, length, batch):
-        return backend.tensor_input("Y", backend.floatX(), (batch, self.n_out))  # (B, n_out)
+    def target_input(self):
+        return backend.tensor_input("Y", backend.floatX(), (None, self.n_out))  # (B, n_out)
 
     def batch_targets(self, Y, indices, length):
         return Y[indices]  # (B, n_out)
@@ -160,10 +160,10 @@ class PerToken(Output):
     def subset(self, Y, indices):
         return [Y[i] for i in indices]
 
-    def target_input(self, length, batch):
+    def target_input(self):
         if self.class_ids:
-            return backend.tensor_input("Y", "int32", (length, batch))  # (T, B) class ids
-        return backend.tensor_input("Y", backend.floatX(), (length, batch, self.n_out))  # (T, B, n_out)
+            return backend.tensor_input("Y", "int32", (None, None))  # (T, B) class ids
+        return backend.tensor_input("Y", backend.floatX(), (None, None, self.n_out))  # (T, B, n_out)
 
     def batch_targets(self, Y, indices, length):
         shape = (length, len(indices)) if self.class_ids else (length, len(indices), self.n_out)

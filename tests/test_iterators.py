@@ -24,13 +24,23 @@ def test_pad_right_pads_ids_and_features_with_a_mask():
 
 
 @pytest.mark.parametrize("n, size", [(1, 4), (100, 7), (1000, 64)])
+def test_batches_pad_to_their_bucket_but_never_beyond_the_longest_sequence():
+    X = [[1] * 400] * 70 + [[2] * 30] * 60  # texts cut to 400 ids: 400 is not a bucket (384, 512)
+    trained = {x.shape[0] for _, x, _ in SortedPadded(64).train(X, np.random.default_rng(0))}
+    predicted = {x.shape[0] for _, x, _ in SortedPadded(64).predict(X)}
+    assert 400 in trained and trained <= {400, 32} and 400 in predicted and predicted <= {400, 32}
+    one_batch = [x.shape[0] for _, x, _ in SortedPadded(64).predict([[3] * 17])]
+    assert one_batch == [24]  # a call of one batch keeps to the buckets: calls one by one share shapes
+
+
 def test_training_batches_cover_every_sample_exactly_once_per_epoch(n, size):
     rng = np.random.default_rng(0)
     X = [rng.integers(1, 9, length).tolist() for length in rng.integers(0, 60, n)]
     seen = []
     for indices, x, mask in SortedPadded(size).train(X, np.random.default_rng(1)):
         assert len(indices) <= size and x.shape == mask.shape == (x.shape[0], len(indices))
-        assert x.shape[0] == bucket_length(max(len(X[i]) for i in indices))
+        longest = max(len(X[i]) for i in indices)
+        assert x.shape[0] == min(bucket_length(longest), max(1, max(map(len, X))))  # no longer than any sequence
         for column, i in enumerate(indices):
             assert_array_equal(x[:len(X[i]), column], X[i])
             assert mask[:, column].sum() == len(X[i])

@@ -30,6 +30,25 @@ def numpy_gru(x, h, w):
     return [z * h + (1 - z) * h_candidate]
 
 
+def numpy_gru_reset_after(x, h, w):
+    n = SIZE
+    Wz, Wr, Wh = w["W"][:, :n], w["W"][:, n:2 * n], w["W"][:, 2 * n:]
+    Uz, Ur, Uh = w["U"][:, :n], w["U"][:, n:2 * n], w["U"][:, 2 * n:]
+    bz, br, bh = w["b"][:n], w["b"][n:2 * n], w["b"][2 * n:]
+    z = steeper_sigmoid(x @ Wz + h @ Uz + bz)
+    r = steeper_sigmoid(x @ Wr + h @ Ur + br)
+    h_candidate = np.tanh(x @ Wh + bh + r * (h @ Uh + w["b_Uh"]))
+    return [z * h + (1 - z) * h_candidate]
+
+
+class ResetAfterGRU(GatedRecurrent):
+    """GatedRecurrent(reset_after=True), as a class for the parametrized tests."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.pop("reset_after", None)  # copies made from its config (Bidirectional) say it again
+        super().__init__(*args, reset_after=True, **kwargs)
+
+
 def numpy_lstm(x, h, c, w):
     n = SIZE
     gates = x @ w["W"] + h @ w["U"] + w["b"]
@@ -38,7 +57,9 @@ def numpy_lstm(x, h, c, w):
     return [o * np.tanh(c_new), c_new]
 
 
-REFERENCES = [(SimpleRecurrent, numpy_simple), (GatedRecurrent, numpy_gru), (LstmRecurrent, numpy_lstm)]
+REFERENCES = [(SimpleRecurrent, numpy_simple), (GatedRecurrent, numpy_gru), (ResetAfterGRU, numpy_gru_reset_after),
+              (LstmRecurrent, numpy_lstm)]
+CELLS = [SimpleRecurrent, GatedRecurrent, ResetAfterGRU, LstmRecurrent]
 
 
 def numpy_run(reference, x, lengths, w, n_states, backward=False):
@@ -104,7 +125,7 @@ def test_recurrent_matches_numpy_reference_over_masked_sequences(cls, reference,
         assert_allclose(got_last, expected_seq[0], rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("cls", [SimpleRecurrent, GatedRecurrent, LstmRecurrent])
+@pytest.mark.parametrize("cls", CELLS, ids=lambda c: c.__name__)
 def test_backward_equals_forward_on_reversed_sequence(cls):
     rng = np.random.default_rng(2)
     forward = cls(size=SIZE, seq_output=True)
@@ -116,7 +137,7 @@ def test_backward_equals_forward_on_reversed_sequence(cls):
                     compile_layer(forward, x.shape)(x[::-1], mask)[::-1], rtol=1e-12)
 
 
-@pytest.mark.parametrize("cls", [SimpleRecurrent, GatedRecurrent, LstmRecurrent])
+@pytest.mark.parametrize("cls", CELLS, ids=lambda c: c.__name__)
 def test_padding_changes_nothing(cls):
     rng = np.random.default_rng(3)
     layer = cls(size=SIZE)
@@ -142,7 +163,7 @@ def finite_difference(f, value, index, eps=1e-6):
     return (up - down) / (2 * eps)
 
 
-@pytest.mark.parametrize("cls", [SimpleRecurrent, GatedRecurrent, LstmRecurrent])
+@pytest.mark.parametrize("cls", CELLS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("direction, seq_output", [("forward", True), ("backward", True), ("forward", False)])
 def test_gradients_match_finite_differences_through_scan_and_mask(cls, direction, seq_output):
     """Every weight's and every input's gradient: the recurrent layers' backward pass is written by hand."""
@@ -177,7 +198,7 @@ def assert_gradients_match_finite_differences(layer, x, mask, coefficients):
         assert_allclose(d_x[index], expected, rtol=1e-5, atol=1e-8, err_msg=f"x{index}")
 
 
-@pytest.mark.parametrize("cls", [SimpleRecurrent, GatedRecurrent, LstmRecurrent])
+@pytest.mark.parametrize("cls", CELLS, ids=lambda c: c.__name__)
 def test_truncated_gradient_reaches_only_the_last_steps(cls):
     rng = np.random.default_rng(6)
     full = cls(size=SIZE, seq_output=False)
@@ -315,6 +336,18 @@ def test_gru_parameters_are_named_and_ordered():
     layer.build(N_IN, np.random.default_rng(0))
     assert layer.param_names == ["W", "U_zr", "U_h", "b"]
     assert [w.shape for w in layer.get_weights()] == [(N_IN, 3 * SIZE), (SIZE, 2 * SIZE), (SIZE, SIZE), (3 * SIZE,)]
+
+
+def test_reset_after_gru_has_one_recurrent_matrix_and_its_config_keeps_the_variant():
+    layer = GatedRecurrent(size=SIZE, reset_after=True)
+    layer.build(N_IN, np.random.default_rng(0))
+    assert layer.param_names == ["W", "U", "b_Uh", "b"]
+    assert layer.U.get_value().shape == (SIZE, 3 * SIZE)
+    rebuilt = GatedRecurrent(**layer.get_config())
+    assert rebuilt.reset_after and rebuilt.recurrent_weights == ("U", "b_Uh")
+    assert not GatedRecurrent(**GatedRecurrent(SIZE).get_config()).reset_after  # the 2015 equations by default
+    with pytest.raises(ValueError, match="reset_after must be True or False"):
+        GatedRecurrent(SIZE, reset_after="yes")
 
 
 def test_lstm_forget_bias_starts_at_one():

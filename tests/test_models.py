@@ -73,8 +73,34 @@ def test_accepts_lists_numpy_arrays_and_pandas_series():
 def test_batch_size_is_honoured():
     model = tiny_model()
     X, Y = marker_task(100, np.random.default_rng(4))
+    compiled, sizes = model._function, []
+
+    def recording(kind, length, batch):
+        if kind == "train":
+            sizes.append(batch)
+        return compiled(kind, length, batch)
+    model._function = recording
     model.fit(X, Y, batch_size=32)
-    assert sorted(key[2] for key in model._functions if key[0] == "train") == [4, 32]
+    assert sorted(set(sizes)) == [4, 32] and len(sizes) == 4
+
+
+def test_pytensor_compiles_each_kind_once_whatever_the_batch_shapes(monkeypatch):
+    """Lengths 2..120 fall in 12 length buckets and the last batch is smaller: still one compile for
+    training and one for prediction (XLA lowers per shape underneath), and every shape predicts
+    what a batch of one does."""
+    from passage import backend
+
+    compiles = []
+    compile_function = backend.function
+    monkeypatch.setattr(backend, "function", lambda *a, **k: compiles.append(1) or compile_function(*a, **k))
+    rng = np.random.default_rng(6)
+    X = [rng.integers(1, 30, n).tolist() for n in rng.integers(2, 121, 70)]
+    model = tiny_model(verbose=0)
+    model.fit(X, rng.integers(0, 2, 70), batch_size=8)
+    together = model.predict(X, batch_size=8)
+    assert len(compiles) == 2 and set(model._functions) == {"train", "predict"}
+    one_by_one = np.concatenate([model.predict([x], batch_size=1) for x in X[:10]])
+    assert_allclose(together[:10], one_by_one, rtol=1e-5)
 
 
 def test_same_seed_gives_identical_weights():

@@ -89,8 +89,9 @@ class Recurrent(Layer):
 
     def step(self, x_t, states, U):
         """One time step, unmasked: projected input ``x_t`` (batch, n_gates*size), the states
-        (batch, size) each and the recurrent weights ``U`` (``recurrent_weights``, in order) -> (new states, pre-activations: ``x_t`` plus the recurrent products, laid out
-        like ``x_t``)."""
+        (batch, size) each and the recurrent weights ``U`` (``recurrent_weights``, in order) -> (new
+        states, what :meth:`step_backward` needs: the pre-activations, ``x_t`` plus the recurrent
+        products laid out like ``x_t``, and any more columns the layer wants kept)."""
         raise NotImplementedError
 
     def step_backward(self, pre, states, U, d_new):
@@ -221,6 +222,18 @@ class GatedRecurrent(Recurrent):
     ``g`` is ``gate_activation`` (default steeper_sigmoid), ``act`` is ``activation`` (tanh).
     Parameters: ``W`` (n_in, 3*size) = [Wz | Wr | Wh]; ``U_zr`` (size, 2*size) = [Uz | Ur];
     ``U_h`` (size, size); ``b`` (3*size,) = [bz | br | bh].
+
+    ``reset_after=True`` is the variant of cuDNN, PyTorch and Keras (a different model, not the
+    2015 one): the reset gate multiplies the recurrent product instead of the state, so each step
+    needs one product ``h U`` for all three blocks instead of two dependent ones (faster)::
+
+        z  = g(x Wz + h Uz + bz)
+        r  = g(x Wr + h Ur + br)
+        h~ = act(x Wh + bh + r * (h Uh + b_Uh))
+        h' = z * h + (1 - z) * h~
+
+    Its parameters: ``W`` and ``b`` as above; ``U`` (size, 3*size) = [Uz | Ur | Uh]; ``b_Uh``
+    (size,), the recurrent product's own bias inside the reset (PyTorch's ``b_hn``).
     """
 
     n_gates = 3
@@ -228,11 +241,27 @@ class GatedRecurrent(Recurrent):
     recurrent_weights = ("U_zr", "U_h")
     written_gradient = True
 
+    def __init__(self, size: int = 256, activation="tanh", gate_activation="steeper_sigmoid",
+                 init="orthogonal", truncate_gradient: int = -1, seq_output: bool = False, p_drop: float = 0.0,
+                 weights=None, direction: str = "forward", inner_init=None, reset_after: bool = False):
+        super().__init__(size, activation, gate_activation, init, truncate_gradient, seq_output, p_drop,
+                         weights, direction, inner_init)
+        if not isinstance(reset_after, (bool, np.bool_)):
+            raise ValueError(f"reset_after must be True or False, got {reset_after!r}")
+        self.reset_after = bool(reset_after)
+        if self.reset_after:
+            self.recurrent_weights = ("U", "b_Uh")
+
     def recurrent_param_specs(self):
+        if self.reset_after:
+            return [Param("U", (self.size, 3 * self.size), self.inner_init, 3),
+                    Param("b_Uh", (self.size,), inits.Constant(0.0))]
         return [Param("U_zr", (self.size, 2 * self.size), self.inner_init, 2),
                 Param("U_h", (self.size, self.size), self.inner_init)]
 
     def step(self, x_t, states, U):
+        if self.reset_after:
+            return self._step_reset_after(x_t, states, U)
         (h,), (U_zr, U_h), n = states, U, self.size
         pre_zr = x_t[:, :2 * n] + T.dot(h, U_zr)  # (B, 2n): one product for both gates
         zr = self.gate_activation(pre_zr)
@@ -242,6 +271,8 @@ class GatedRecurrent(Recurrent):
         return [h_new], T.concatenate([pre_zr, pre_h], axis=1)
 
     def step_backward(self, pre, states, U, d_new):
+        if self.reset_after:
+            return self._step_backward_reset_after(pre, states, U, d_new)
         (h,), (U_zr, U_h), (d_h_new,), n = states, U, d_new, self.size
         pre_zr, pre_h = pre[:, :2 * n], pre[:, 2 * n:]
         zr = self.gate_activation(pre_zr)
@@ -257,7 +288,40 @@ class GatedRecurrent(Recurrent):
     def weight_gradients(self, pre, h, d_pre):
         n = self.size
         r = self.gate_activation(pre[:, n:2 * n])
+        if self.reset_after:  # the recurrent product's gradient: the gates', then the candidate's through r
+            d_u = d_pre[:, 2 * n:] * r
+            return [T.dot(h.T, T.concatenate([d_pre[:, :2 * n], d_u], axis=1)), d_u.sum(axis=0)]
         return [T.dot(h.T, d_pre[:, :2 * n]), T.dot((r * h).T, d_pre[:, 2 * n:])]
+
+    # reset_after: the stored pre-activations are [pre_zr | pre_h | u] with u = h Uh + b_Uh, the
+    # recurrent candidate product the reset gate scales (backward needs it).
+
+    def _step_reset_after(self, x_t, states, U):
+        (h,), (U, b_Uh), n = states, U, self.size
+        hU = T.dot(h, U)  # (B, 3n): the step's one product
+        pre_zr = x_t[:, :2 * n] + hU[:, :2 * n]
+        zr = self.gate_activation(pre_zr)
+        z, r = zr[:, :n], zr[:, n:]
+        u = hU[:, 2 * n:] + b_Uh
+        pre_h = x_t[:, 2 * n:] + r * u
+        h_new = z * h + (1.0 - z) * self.activation(pre_h)
+        return [h_new], T.concatenate([pre_zr, pre_h, u], axis=1)
+
+    def _step_backward_reset_after(self, pre, states, U, d_new):
+        (h,), (U, _), (d_h_new,), n = states, U, d_new, self.size
+        pre_zr, pre_h, u = pre[:, :2 * n], pre[:, 2 * n:3 * n], pre[:, 3 * n:]
+        zr = self.gate_activation(pre_zr)
+        z, r = zr[:, :n], zr[:, n:]
+        h_candidate = self.activation(pre_h)
+        d_pre_h = backend.vjp(h_candidate, pre_h, d_h_new * (1.0 - z))
+        d_zr = T.concatenate([d_h_new * (h - h_candidate), d_pre_h * u], axis=1)
+        d_pre_zr = backend.vjp(zr, pre_zr, d_zr)
+        d_hU = T.concatenate([d_pre_zr, d_pre_h * r], axis=1)  # (B, 3n)
+        d_h = d_h_new * z + T.dot(d_hU, U.T)  # the step's one backward product
+        return T.concatenate([d_pre_zr, d_pre_h], axis=1), [d_h]
+
+    def get_config(self):
+        return {**super().get_config(), "reset_after": self.reset_after}
 
 
 class LstmRecurrent(Recurrent):

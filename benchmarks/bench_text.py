@@ -1,0 +1,199 @@
+"""Training speed on real text: IMDB reviews, Passage against PyTorch and Keras 3 (JAX) in the same run.
+
+The workload of issue 14's table: the first N IMDB training reviews through the popcorn tokenizer
+(clean, min_df 10, at most 100,000 words, reviews cut to 400 ids), Embedding -> GRU or LSTM -> Dense(1,
+sigmoid), binary cross-entropy, Adam 0.001, batches of 64 that Passage's SortedPadded iterator makes
+(length-sorted, shuffled). Every framework trains on the same batches:
+
+* Passage: its own padded batches (lengths bucketed to 8, 12, 16, 24, 32, 48, ...), timed through
+  ``fit``; run twice in fresh processes, first with an empty compile cache (``cold``), then with the
+  cache the first run left (``warm cache``, what a user sees from the second run on).
+* PyTorch, its best: each batch padded only to its own longest review, the last real state taken
+  with a gather (``padded``); and ``pack_padded_sequence`` (``packed``, what tutorials teach).
+* Keras 3 on JAX (``KERAS_BACKEND=jax``; no TensorFlow needed), ``mask_zero=True``: Passage's bucketed
+  batches (one XLA compile per bucket, as ours; a length per batch would recompile each batch).
+
+Printed per cell: the first epoch (compiles included) and the median of the warm epochs after it,
+each peer's warm epoch over Passage's, and how many functions Passage's PyTensor compiled.
+
+    python benchmarks/bench_text.py                   # GRU and LSTM at 128 and 512 units, ~15 minutes
+    python benchmarks/bench_text.py --cells gru128    # one cell
+    python benchmarks/bench_text.py --no-packed       # skip PyTorch's packed sequences (the slowest)
+
+Needs ``pip install .[bench]`` (PyTorch, Keras) for the peers; without them only Passage runs.
+Run it on an idle machine, nothing else running (two busy processes on two cores ruin both figures).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+BATCH, MAX_LEN, EMBEDDING = 64, 400, 128
+CELLS = {"gru128": ("GatedRecurrent", 128, 4000), "lstm128": ("LstmRecurrent", 128, 4000),
+         "gru512": ("GatedRecurrent", 512, 1000), "lstm512": ("LstmRecurrent", 512, 1000)}
+PEERS = ("torch padded", "torch packed", "keras")
+
+
+def workload(reviews: int):
+    """``(X, Y, n_features)``: the first ``reviews`` IMDB training reviews as popcorn ids, and labels."""
+    from passage.datasets import load_imdb
+    from passage.preprocessing import Tokenizer, clean
+
+    (texts, labels), _ = load_imdb()
+    texts = [clean(t) for t in texts[:reviews]]
+    tokenizer = Tokenizer(min_df=10, max_features=100000, max_len=MAX_LEN)
+    return tokenizer.fit_transform(texts), np.asarray(labels[:reviews], dtype=np.float32), tokenizer.n_features
+
+
+def epoch_batches(X, epoch: int):
+    """Passage's SortedPadded training batches for ``epoch``: ``(indices, x (T, B), mask (T, B))``."""
+    from passage.iterators import SortedPadded
+
+    return list(SortedPadded(BATCH).train(X, np.random.default_rng(epoch)))
+
+
+def passage_child(cell: str, epochs: int) -> dict:
+    from passage import layers
+    from passage.layers import Dense, Embedding
+    from passage.models import RNN
+
+    layer, hidden, reviews = CELLS[cell]
+    X, Y, n_features = workload(reviews)
+    model = RNN([Embedding(EMBEDDING, n_features), getattr(layers, layer)(hidden), Dense(1, activation="sigmoid")],
+                cost="bce", updater="Adam", verbose=0, seed=0)
+    times = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.fit(X, Y, batch_size=BATCH, n_epochs=1)
+        times.append(time.perf_counter() - start)
+    ids = sum(len(x) for x in X)
+    return {"times": times, "functions": len(model._functions), "ids": ids}
+
+
+def torch_times(cell: str, epochs: int, packed: bool) -> list[float]:
+    import torch
+
+    layer, hidden, reviews = CELLS[cell]
+    X, Y, n_features = workload(reviews)
+    torch.manual_seed(0)
+    embedding = torch.nn.Embedding(n_features, EMBEDDING)
+    recurrent = {"GatedRecurrent": torch.nn.GRU, "LstmRecurrent": torch.nn.LSTM}[layer](EMBEDDING, hidden)
+    dense = torch.nn.Linear(hidden, 1)
+    parameters = [*embedding.parameters(), *recurrent.parameters(), *dense.parameters()]
+    optimizer, loss = torch.optim.Adam(parameters, lr=0.001), torch.nn.BCEWithLogitsLoss()
+
+    def step(indices, x, mask):
+        lengths = mask.sum(axis=0).astype(np.int64)
+        ids = torch.as_tensor(x[:lengths.max()], dtype=torch.long)  # padded to this batch's longest only
+        inputs = embedding(ids)
+        if packed:
+            sequence = torch.nn.utils.rnn.pack_padded_sequence(inputs, torch.as_tensor(lengths), enforce_sorted=False)
+            _, final = recurrent(sequence)
+            last = (final[0] if isinstance(final, tuple) else final)[-1]  # (B, hidden)
+        else:
+            states, _ = recurrent(inputs)  # (T, B, hidden)
+            last = states[torch.as_tensor(lengths - 1), torch.arange(len(lengths))]
+        optimizer.zero_grad()
+        cost = loss(dense(last), torch.as_tensor(Y[indices])[:, None])
+        cost.backward()
+        optimizer.step()
+
+    times = []
+    for epoch in range(epochs):
+        batches = epoch_batches(X, epoch)
+        start = time.perf_counter()
+        for batch in batches:
+            step(*batch)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def keras_times(cell: str, epochs: int) -> list[float]:
+    os.environ["KERAS_BACKEND"] = "jax"
+    import keras
+
+    layer, hidden, reviews = CELLS[cell]
+    X, Y, n_features = workload(reviews)
+    keras.utils.set_random_seed(0)
+    recurrent = {"GatedRecurrent": keras.layers.GRU, "LstmRecurrent": keras.layers.LSTM}[layer](hidden)
+    model = keras.Sequential([keras.Input((None,), dtype="int32"),
+                              keras.layers.Embedding(n_features, EMBEDDING, mask_zero=True), recurrent,
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(0.001), loss="binary_crossentropy")
+    times = []
+    for epoch in range(epochs):
+        batches = epoch_batches(X, epoch)
+        start = time.perf_counter()
+        for indices, x, _ in batches:
+            model.train_on_batch(x.T, Y[indices][:, None])  # batch-major; id 0 is padding
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def child(kind: str, cell: str, epochs: int) -> dict:
+    if kind == "passage":
+        return passage_child(cell, epochs)
+    if kind == "keras":
+        return {"times": keras_times(cell, epochs)}
+    return {"times": torch_times(cell, epochs, packed=kind == "torch packed")}
+
+
+def run_child(kind: str, cell: str, epochs: int, environment=None) -> dict | None:
+    command = [sys.executable, __file__, "--child", json.dumps([kind, cell, epochs])]
+    done = subprocess.run(command, capture_output=True, text=True, env=environment)
+    if done.returncode != 0:
+        print(f"  {kind}: failed ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode})")
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def available(module: str) -> bool:
+    return subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, of {', '.join(CELLS)}")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per run: the first, then warm ones")
+    parser.add_argument("--no-packed", action="store_true", help="skip PyTorch's packed sequences")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(*json.loads(args.child))))
+        return
+    peers = [p for p in PEERS if not (p == "torch packed" and args.no_packed)]
+    peers = [p for p in peers if available("keras" if p == "keras" else "torch")]
+    print(f"IMDB reviews (popcorn tokenizer, cut to {MAX_LEN} ids), Embedding {EMBEDDING}, batches of {BATCH}, "
+          f"Adam; seconds per epoch; warm = median of epochs 2..{args.epochs}")
+    print(f"{'cell':9}{'reviews':>8}{'ids':>9}  {'run':24}{'first':>8}{'warm':>8}{'warm / Passage':>16}")
+    for cell in args.cells.split(","):
+        _, _, reviews = CELLS[cell]
+        with tempfile.TemporaryDirectory() as cache:
+            environment = dict(os.environ, XDG_CACHE_HOME=cache)
+            cold = run_child("passage", cell, args.epochs, environment)
+            warm_cache = run_child("passage", cell, args.epochs, environment)
+        if cold is None or warm_cache is None:
+            continue
+        ours = float(np.median(cold["times"][1:] + warm_cache["times"][1:]))
+        rows = [("Passage, cold cache", cold["times"]), ("Passage, warm cache", warm_cache["times"])]
+        for peer in peers:
+            measured = run_child(peer, cell, 2 if peer == "torch packed" else args.epochs)
+            if measured:
+                rows.append((peer, measured["times"]))
+        for name, times in rows:
+            warm = float(np.median(times[1:]))
+            ratio = "" if name.startswith("Passage") else f"{warm / ours:.2f}x"
+            print(f"{cell:9}{reviews:8,}{cold['ids']:9,}  {name:24}{times[0]:8.1f}{warm:8.1f}{ratio:>16}", flush=True)
+        print(f"{'':28}Passage compiled {cold['functions']} PyTensor functions; first epoch / warm epoch: "
+              f"{cold['times'][0] / ours:.2f} (cold cache), {warm_cache['times'][0] / ours:.2f} (warm cache)")
+
+
+if __name__ == "__main__":
+    main()
