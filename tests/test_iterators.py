@@ -23,7 +23,6 @@ def test_pad_right_pads_ids_and_features_with_a_mask():
     assert steps.shape == (8, 2, 3) and steps.sum() == 6 and mask.sum() == 2
 
 
-@pytest.mark.parametrize("n, size", [(1, 4), (100, 7), (1000, 64)])
 def test_batches_pad_to_their_bucket_but_never_beyond_the_longest_sequence():
     X = [[1] * 400] * 70 + [[2] * 30] * 60  # texts cut to 400 ids: 400 is not a bucket (384, 512)
     trained = {x.shape[0] for _, x, _ in SortedPadded(64).train(X, np.random.default_rng(0))}
@@ -33,6 +32,7 @@ def test_batches_pad_to_their_bucket_but_never_beyond_the_longest_sequence():
     assert one_batch == [24]  # a call of one batch keeps to the buckets: calls one by one share shapes
 
 
+@pytest.mark.parametrize("n, size", [(1, 4), (100, 7), (1000, 64)])
 def test_training_batches_cover_every_sample_exactly_once_per_epoch(n, size):
     rng = np.random.default_rng(0)
     X = [rng.integers(1, 9, length).tolist() for length in rng.integers(0, 60, n)]
