@@ -8,17 +8,20 @@ sigmoid), binary cross-entropy, Adam 0.001, batches of 64 that Passage's SortedP
 * Passage: its own padded batches (lengths bucketed to 8, 12, 16, 24, 32, 48, ...), timed through
   ``fit``; run twice in fresh processes, first with an empty compile cache (``cold``), then with the
   cache the first run left (``warm cache``, what a user sees from the second run on).
-* PyTorch, its best: each batch padded only to its own longest review, the last real state taken
-  with a gather (``padded``); and ``pack_padded_sequence`` (``packed``, what tutorials teach).
+* PyTorch: each batch padded only to its own longest review, the last real state taken with a
+  gather (``padded``); Passage's bucketed batches, so that oneDNN meets a few shapes again and again
+  instead of a new one nearly every batch (``bucketed``); and ``pack_padded_sequence`` (``packed``,
+  what tutorials teach; at 128 units only unless ``--packed``: at 512 it takes minutes an epoch).
 * Keras 3 on JAX (``KERAS_BACKEND=jax``; no TensorFlow needed), ``mask_zero=True``: Passage's bucketed
   batches (one XLA compile per bucket, as ours; a length per batch would recompile each batch).
 
 Printed per cell: the first epoch (compiles included) and the median of the warm epochs after it,
 each peer's warm epoch over Passage's, and how many functions Passage's PyTensor compiled.
 
-    python benchmarks/bench_text.py                   # GRU and LSTM at 128 and 512 units, ~15 minutes
+    python benchmarks/bench_text.py                   # GRU and LSTM at 128 and 512 units, ~25 minutes
     python benchmarks/bench_text.py --cells gru128    # one cell
-    python benchmarks/bench_text.py --no-packed       # skip PyTorch's packed sequences (the slowest)
+    python benchmarks/bench_text.py --peers keras     # only some peers (torch padded, torch bucketed,
+                                                      # torch packed, keras)
 
 Needs ``pip install .[bench]`` (PyTorch, Keras) for the peers; without them only Passage runs.
 Run it on an idle machine, nothing else running (two busy processes on two cores ruin both figures).
@@ -38,7 +41,7 @@ import numpy as np
 BATCH, MAX_LEN, EMBEDDING = 64, 400, 128
 CELLS = {"gru128": ("GatedRecurrent", 128, 4000), "lstm128": ("LstmRecurrent", 128, 4000),
          "gru512": ("GatedRecurrent", 512, 1000), "lstm512": ("LstmRecurrent", 512, 1000)}
-PEERS = ("torch padded", "torch packed", "keras")
+PEERS = ("torch padded", "torch bucketed", "torch packed", "keras")
 
 
 def workload(reviews: int):
@@ -77,8 +80,9 @@ def passage_child(cell: str, epochs: int) -> dict:
     return {"times": times, "functions": len(model._functions), "ids": ids}
 
 
-def torch_times(cell: str, epochs: int, packed: bool) -> list[float]:
+def torch_times(cell: str, epochs: int, packed: bool, bucketed: bool) -> list[float]:
     import torch
+    torch.set_flush_denormal(True)  # as XLA's CPU runtime does; unflushed, a GRU 512 backward took 10 s, not 0.35 s
 
     layer, hidden, reviews = CELLS[cell]
     X, Y, n_features = workload(reviews)
@@ -91,7 +95,7 @@ def torch_times(cell: str, epochs: int, packed: bool) -> list[float]:
 
     def step(indices, x, mask):
         lengths = mask.sum(axis=0).astype(np.int64)
-        ids = torch.as_tensor(x[:lengths.max()], dtype=torch.long)  # padded to this batch's longest only
+        ids = torch.as_tensor(x if bucketed else x[:lengths.max()], dtype=torch.long)
         inputs = embedding(ids)
         if packed:
             sequence = torch.nn.utils.rnn.pack_padded_sequence(inputs, torch.as_tensor(lengths), enforce_sorted=False)
@@ -142,11 +146,12 @@ def child(kind: str, cell: str, epochs: int) -> dict:
         return passage_child(cell, epochs)
     if kind == "keras":
         return {"times": keras_times(cell, epochs)}
-    return {"times": torch_times(cell, epochs, packed=kind == "torch packed")}
+    return {"times": torch_times(cell, epochs, packed=kind == "torch packed", bucketed=kind == "torch bucketed")}
 
 
 def run_child(kind: str, cell: str, epochs: int, environment=None) -> dict | None:
     command = [sys.executable, __file__, "--child", json.dumps([kind, cell, epochs])]
+    environment = dict(environment or os.environ, KERAS_BACKEND="jax")
     done = subprocess.run(command, capture_output=True, text=True, env=environment)
     if done.returncode != 0:
         print(f"  {kind}: failed ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode})")
@@ -155,21 +160,22 @@ def run_child(kind: str, cell: str, epochs: int, environment=None) -> dict | Non
 
 
 def available(module: str) -> bool:
-    return subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode == 0
+    environment = dict(os.environ, KERAS_BACKEND="jax")  # Keras would look for TensorFlow otherwise
+    return subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, env=environment).returncode == 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated, of {', '.join(CELLS)}")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per run: the first, then warm ones")
-    parser.add_argument("--no-packed", action="store_true", help="skip PyTorch's packed sequences")
+    parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated, of " + ", ".join(PEERS))
+    parser.add_argument("--packed", action="store_true", help="PyTorch's packed sequences at 512 units too")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*json.loads(args.child))))
         return
-    peers = [p for p in PEERS if not (p == "torch packed" and args.no_packed)]
-    peers = [p for p in peers if available("keras" if p == "keras" else "torch")]
+    peers = [p for p in args.peers.split(",") if available("keras" if p == "keras" else "torch")]
     print(f"IMDB reviews (popcorn tokenizer, cut to {MAX_LEN} ids), Embedding {EMBEDDING}, batches of {BATCH}, "
           f"Adam; seconds per epoch; warm = median of epochs 2..{args.epochs}")
     print(f"{'cell':9}{'reviews':>8}{'ids':>9}  {'run':24}{'first':>8}{'warm':>8}{'warm / Passage':>16}")
@@ -184,6 +190,8 @@ def main() -> None:
         ours = float(np.median(cold["times"][1:] + warm_cache["times"][1:]))
         rows = [("Passage, cold cache", cold["times"]), ("Passage, warm cache", warm_cache["times"])]
         for peer in peers:
+            if peer == "torch packed" and CELLS[cell][1] > 128 and not args.packed:
+                continue
             measured = run_child(peer, cell, 2 if peer == "torch packed" else args.epochs)
             if measured:
                 rows.append((peer, measured["times"]))

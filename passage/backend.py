@@ -239,8 +239,9 @@ def function(inputs, outputs, updates=()):
 # and batch axes are symbolic is shape arithmetic: inside a trace, `T * B` computed from two
 # concrete sizes is staged as a traced value, and reshape, zeros and scan lengths refuse traced
 # sizes. So while our linker converts a graph, every node whose outputs are integer scalars or
-# vectors (shape arithmetic) is evaluated at trace time when none of its inputs is traced, and
-# hands on numpy values; reshape and arange then take their sizes as the concrete values they are.
+# vectors (shape arithmetic) is evaluated at trace time by PyTensor's own numpy implementation when
+# none of its inputs is traced (a size from an input's shape is a plain int in a trace); reshape and
+# arange then take their sizes as the concrete values they are.
 
 _folding_shapes = False  # True while _ShapeFoldingJAXLinker converts a graph (nested graphs included)
 
@@ -254,25 +255,27 @@ def _install_shape_folding() -> None:
     import jax
     from pytensor.graph.fg import AbstractFunctionGraph
     from pytensor.link.jax.dispatch.basic import jax_funcify, jax_typify
+    from pytensor.link.jax.dispatch.shape import JAXShapeTuple
     from pytensor.link.utils import fgraph_to_python
     from pytensor.tensor.basic import ARange
     from pytensor.tensor.shape import Reshape
 
-    def concrete(value):
-        return np.asarray(value) if isinstance(value, jax.Array) else value
+    def numpy_value(value, type_):
+        return np.dtype(type_.dtype).type(value) if type_.ndim == 0 and not hasattr(value, "shape") \
+            else np.asarray(value, dtype=type_.dtype)
 
     def folded(convert):
         def convert_node(op, node=None, **kwargs):
             fn = convert(op, node=node, **kwargs)
-            if not _computes_shapes(node):
+            if not _computes_shapes(node) or isinstance(op, JAXShapeTuple):  # a tuple of its inputs already
                 return fn
 
             def run(*args):
                 if any(isinstance(a, jax.core.Tracer) for a in args):
                     return fn(*args)
-                with jax.ensure_compile_time_eval():  # numpy values in: jax arrays, as the op expects
-                    out = fn(*(jax.numpy.asarray(a) if isinstance(a, np.ndarray) else a for a in args))
-                return type(out)(map(concrete, out)) if isinstance(out, (list, tuple)) else concrete(out)
+                storage = [[None] for _ in node.outputs]  # PyTensor's own numpy implementation
+                node.op.perform(node, [numpy_value(a, v.type) for a, v in zip(args, node.inputs)], storage)
+                return storage[0][0] if len(storage) == 1 else [s[0] for s in storage]
             return run
         return convert_node
 
