@@ -79,11 +79,11 @@ def passage_child(layer: str, embedding: int, hidden: int, steps: int, compile_o
     rng = np.random.default_rng(0)
     x, mask, y = batch(rng)
     start = time.perf_counter()
-    train, masks = model._function("train", LENGTH, BATCH)
+    train, masks = model._function("train")
     float(train(x, mask, y, *masks.draw(rng, LENGTH, BATCH)))  # float() waits for JAX's asynchronous result
     compile_train = time.perf_counter() - start
     start = time.perf_counter()
-    predict, _ = model._function("predict", LENGTH, BATCH)
+    predict, _ = model._function("predict")
     np.asarray(predict(x, mask))
     compile_predict = time.perf_counter() - start
     result = {"compile": compile_train + compile_predict, "device": backend.device()}

@@ -120,7 +120,7 @@ def device() -> str:
 
 def set_mode(name: str) -> None:
     """Compile later functions with mode ``name`` (one of ``MODES``). Functions already compiled keep
-    their mode, but a model compiles lazily, one function per batch shape: call this before building it."""
+    their mode, but a model compiles lazily, each function on its first use: call this before building it."""
     global _mode
     name = name.upper()
     if name not in MODES:
@@ -259,10 +259,10 @@ def _install_shape_folding() -> None:
     from pytensor.link.utils import fgraph_to_python
     from pytensor.tensor.basic import ARange
     from pytensor.tensor.shape import Reshape
+    from pytensor.tensor.type import TensorType
 
-    def numpy_value(value, type_):
-        return np.dtype(type_.dtype).type(value) if type_.ndim == 0 and not hasattr(value, "shape") \
-            else np.asarray(value, dtype=type_.dtype)
+    def numpy_value(value, type_):  # what perform expects: an array for a tensor, a numpy scalar for a scalar
+        return np.asarray(value, dtype=type_.dtype) if isinstance(type_, TensorType) else np.dtype(type_.dtype).type(value)
 
     def folded(convert):
         def convert_node(op, node=None, **kwargs):

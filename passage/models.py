@@ -115,11 +115,11 @@ class RNN:
             h = layer.output(h, mask, train, masks)
         return h  # (B, n_out) per sequence, (T, B, n_out) per token
 
-    def _function(self, kind: str, length: int, batch: int):
-        """``(compiled function, its DropoutMasks)`` for batches of ``length`` steps and ``batch``
-        sequences: kind 'predict' (outputs), 'loss' (the summed cost and how many rows it counts) or
-        'train' (one optimizer step; returns the cost). PyTensor compiles each kind once, on first
-        use, for any shape (JAX lowers it once per shape on its own)."""
+    def _function(self, kind: str):
+        """``(compiled function, its DropoutMasks)`` of ``kind``: 'predict' (outputs), 'loss' (the
+        summed cost and how many rows it counts) or 'train' (one optimizer step; returns the cost).
+        PyTensor compiles each kind once, on first use, for batches of any shape (JAX lowers it once
+        per shape on its own)."""
         if kind not in self._functions:
             X, mask = self._symbolic_inputs()
             if kind == "predict":
@@ -292,7 +292,7 @@ class RNN:
     def _predict_sequences(self, sequences, batch_size: int | None):
         def batches():
             for indices, x, mask in self._iterator(batch_size).predict(sequences):
-                function, _ = self._function("predict", x.shape[0], x.shape[1])
+                function, _ = self._function("predict")
                 yield indices, np.asarray(function(x, mask)), mask
         return self.output.collect(len(sequences), batches())
 
@@ -301,7 +301,7 @@ class RNN:
         language model no vocabulary-sized predictions are ever kept."""
         total, count = 0.0, 0.0
         for indices, x, mask in self._iterator(batch_size).predict(X):
-            function, _ = self._function("loss", x.shape[0], x.shape[1])
+            function, _ = self._function("loss")
             batch_total, batch_count = function(x, mask, self.output.batch_targets(Y, indices, x.shape[0]))
             total, count = total + float(batch_total), count + float(batch_count)
         return total / max(count, 1.0)

@@ -130,7 +130,7 @@ def _train_epoch(model, X, Y, batch_size: int, epoch: int, n_epochs: int) -> flo
         for batch, (indices, x, mask) in enumerate(model._iterator(batch_size).train(X, model.rng), start=1):
             length, size = x.shape[:2]
             y = model.output.batch_targets(Y, indices, length)
-            function, masks = model._function("train", length, size)
+            function, masks = model._function("train")
             cost = float(function(x, mask, y, *masks.draw(model.rng, length, size)))
             if not np.isfinite(cost):
                 raise _Diverged(cost, batch)

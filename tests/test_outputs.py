@@ -81,7 +81,7 @@ def test_labels_at_padded_positions_change_nothing():
         short = list(indices).index(1)
         assert mask[2:, short].sum() == 0
         y[2:, short] = padded_label  # the short sequence is padding from step 2 on
-        function, masks = model._function("train", *x.shape)
+        function, masks = model._function("train")
         function(x, mask, y, *masks.draw(model.rng, *x.shape))
         results.append(model.get_weights())
     for name in results[0]:

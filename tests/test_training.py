@@ -153,8 +153,8 @@ def interrupt_at(trained, call_number, error=KeyboardInterrupt):
     """Make the ``call_number``-th training step raise ``error`` (as Ctrl-C would)."""
     compiled, calls = trained._function, []
 
-    def function(kind, length, batch):
-        step, masks = compiled(kind, length, batch)
+    def function(kind):
+        step, masks = compiled(kind)
         if kind != "train":
             return step, masks
 
