@@ -19,6 +19,7 @@ Choose with the environment variable ``PASSAGE_MODE`` (read at import) or :func:
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import sys
@@ -303,26 +304,22 @@ def _install_shape_folding() -> None:
         return lambda start, stop, step: jax.numpy.arange(int(start), int(stop), int(step), dtype=op.dtype)
 
 
-_jax_mode_cache: list = []
-
-
+@functools.cache
 def _jax_mode():
     """PyTensor's JAX mode with :class:`_ShapeFoldingJAXLinker` (made once)."""
-    if not _jax_mode_cache:
-        from pytensor.compile.mode import JAX, Mode
-        from pytensor.link.jax.linker import JAXLinker
+    from pytensor.compile.mode import JAX, Mode
+    from pytensor.link.jax.linker import JAXLinker
 
-        class _ShapeFoldingJAXLinker(JAXLinker):
-            """JAX linker that folds shape arithmetic while it converts (see above)."""
+    class _ShapeFoldingJAXLinker(JAXLinker):
+        """JAX linker that folds shape arithmetic while it converts (see above)."""
 
-            def fgraph_convert(self, *args, **kwargs):
-                global _folding_shapes
-                _folding_shapes = True
-                try:
-                    return super().fgraph_convert(*args, **kwargs)
-                finally:
-                    _folding_shapes = False
+        def fgraph_convert(self, *args, **kwargs):
+            global _folding_shapes
+            _folding_shapes = True
+            try:
+                return super().fgraph_convert(*args, **kwargs)
+            finally:
+                _folding_shapes = False
 
-        _install_shape_folding()
-        _jax_mode_cache.append(Mode(_ShapeFoldingJAXLinker(), JAX.optimizer))
-    return _jax_mode_cache[0]
+    _install_shape_folding()
+    return Mode(_ShapeFoldingJAXLinker(), JAX.optimizer)

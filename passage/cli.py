@@ -110,7 +110,8 @@ def train(args) -> None:
     estimator = (RNNRegressor if args.regression else RNNClassifier)(
         tokenizer="characters" if args.characters else "words", min_df=args.min_df, max_features=args.max_features,
         max_len=args.max_len or None, embedding_size=args.embedding_size, hidden_size=args.hidden_size,
-        cell=args.cell, bidirectional=args.bidirectional, pooling=None if args.pooling.lower() == "none" else args.pooling, vectors=args.vectors,
+        cell=args.cell, bidirectional=args.bidirectional,
+        pooling=None if args.pooling.lower() == "none" else args.pooling, vectors=args.vectors,
         p_drop=args.p_drop, updater=args.updater, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, validation_split=args.validation_split,
         patience=args.patience, random_state=args.seed, verbose=0 if args.quiet else 2)
     _say(args, f"training on {len(table)} rows of {args.data}")
