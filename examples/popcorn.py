@@ -66,7 +66,7 @@ def run(train_texts, trY, test_texts, args) -> np.ndarray:
     updater.lr = args.lr
     pool = [mode for mode in args.pool.split(",") if mode]
     recurrent = GatedRecurrent(size=args.hidden, seq_output=bool(pool), p_drop=args.p_drop)
-    layers = [Embedding(size=args.embedding, n_features=tokenizer.n_features),
+    layers = [Embedding(size=args.embedding, n_features=tokenizer.n_features, p_drop=args.word_drop),
               Bidirectional(recurrent) if args.bidirectional else recurrent,
               *([Pooling(pool)] if pool else []),
               Dense(size=1, activation="sigmoid")]
@@ -119,6 +119,8 @@ def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser.add_argument("--embedding", type=int, default=128)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--p-drop", type=float, default=0.5)
+    parser.add_argument("--word-drop", type=float, default=0.0, help="word dropout: the probability of dropping "
+                        "each word of a review while training")
     parser.add_argument("--updater", default="adam", help="adam, adadelta (the talk's), rmsprop, ...")
     parser.add_argument("--lr", type=float, default=0.002)
     parser.add_argument("--epochs", type=int, default=4)

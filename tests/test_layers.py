@@ -313,6 +313,26 @@ def test_dropout_is_inverted_and_only_while_training():
     assert_allclose(backend.function([x], dense.output(x, None, False, None))(ones), ones)
 
 
+def test_embedding_word_dropout_drops_whole_words_and_only_while_training():
+    embedding = Embedding(size=16, n_features=10, p_drop=0.25)
+    embedding.build(None, np.random.default_rng(7))
+    ids = backend.tensor_input("ids", "int32", (None, None))
+    mask = backend.tensor_input("mask", "float64", (None, None))
+    masks = DropoutMasks()
+    out = embedding.output(ids, mask, True, masks)
+    train = backend.function([ids, mask] + masks.inputs, out)
+    x = np.random.default_rng(1).integers(1, 10, size=(400, 20)).astype("int32")
+    drawn = masks.draw(np.random.default_rng(0), length=400, batch=20)
+    assert [m.shape for m in drawn] == [(400, 20, 1)]
+    out = train(x, np.ones(x.shape), *drawn)
+    dropped = np.all(out == 0, axis=-1)                  # whole vectors zeroed, or none of their entries
+    assert_allclose(out[~dropped], embedding.get_weights()[0][x[~dropped]] / 0.75, rtol=1e-6)
+    assert abs(dropped.mean() - 0.25) < 0.02
+    predict = backend.function([ids, mask], embedding.output(ids, mask, False, None))
+    assert_allclose(predict(x, np.ones(x.shape)), embedding.get_weights()[0][x])
+    assert layers.get("Embedding", embedding.get_config()).p_drop == 0.25
+
+
 def test_config_rebuilds_the_layer_and_weights_round_trip():
     rng = np.random.default_rng(10)
     layer = LstmRecurrent(size=SIZE, activation="hard_tanh", seq_output=True, p_drop=0.5, direction="backward")

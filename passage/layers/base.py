@@ -105,13 +105,14 @@ class Layer:
         for name, value in checked.items():  # all checked before any is set
             by_name[name].set_value(value.astype(by_name[name].dtype))
 
-    def dropout(self, x, train: bool, masks: "DropoutMasks"):
+    def dropout(self, x, train: bool, masks: "DropoutMasks", whole_vectors: bool = False):
         """Inverted dropout: while training, zero each input with probability ``p_drop`` and scale
-        the rest by ``1 / (1 - p_drop)``, so nothing changes at prediction time."""
+        the rest by ``1 / (1 - p_drop)``, so nothing changes at prediction time. With
+        ``whole_vectors`` an input is a step's whole vector (one word), not one of its features."""
         if not train or not self.p_drop:
             return x
         keep = 1.0 - self.p_drop
-        return x * T.cast(masks.keep(x, keep), x.dtype) / keep
+        return x * T.cast(masks.keep(x, keep, whole_vectors), x.dtype) / keep
 
     def output(self, x, mask, train: bool, masks: "DropoutMasks | None"):
         raise NotImplementedError
@@ -139,11 +140,13 @@ class DropoutMasks:
         self.inputs: list = []
         self._specs: list[tuple[float, int, int]] = []  # (keep probability, ndim, features)
 
-    def keep(self, x, keep: float):
-        """A symbolic mask shaped like ``x`` ((time, batch, features) or (batch, features))."""
-        mask = backend.tensor_input(f"dropout{len(self.inputs)}", "bool", x.type.shape)
+    def keep(self, x, keep: float, whole_vectors: bool = False):
+        """A symbolic mask shaped like ``x`` ((time, batch, features) or (batch, features)), or with
+        ``whole_vectors`` one entry per vector of ``x`` (a last axis of 1, broadcast over features)."""
+        features = 1 if whole_vectors else x.type.shape[-1]
+        mask = backend.tensor_input(f"dropout{len(self.inputs)}", "bool", x.type.shape[:-1] + (features,))
         self.inputs.append(mask)
-        self._specs.append((keep, x.ndim, x.type.shape[-1]))
+        self._specs.append((keep, x.ndim, features))
         return mask
 
     def draw(self, rng: np.random.Generator, length: int, batch: int) -> list[np.ndarray]:

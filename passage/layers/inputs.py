@@ -48,11 +48,14 @@ class Embedding(InputLayer):
     """Learned vectors for integer ids: ``(time, batch)`` ids -> ``(time, batch, size)``.
 
     Padding positions output zeros, so the PAD id's vector (id 0) never gets a gradient from padding.
-    Parameter ``W`` (n_features, size).
+    ``p_drop`` is word dropout: while training, each word of a sequence is dropped (its whole vector
+    zeroed) with probability ``p_drop`` and the others are scaled by ``1 / (1 - p_drop)``; prediction
+    reads every word. Parameter ``W`` (n_features, size).
     """
 
-    def __init__(self, size: int = 128, n_features: int | None = 256, init="uniform", weights=None):
-        super().__init__(weights=weights)
+    def __init__(self, size: int = 128, n_features: int | None = 256, init="uniform", weights=None,
+                 p_drop: float = 0.0):
+        super().__init__(weights=weights, p_drop=p_drop)
         self.size, self.n_features, self.init = size, n_features, init
         self.n_out = size
 
@@ -69,8 +72,11 @@ class Embedding(InputLayer):
     def features(self, ids):
         return self.W[ids]  # (T, B, size)
 
+    def output(self, x, mask, train, masks):
+        return self.dropout(super().output(x, mask, train, masks), train, masks, whole_vectors=True)
+
     def get_config(self):
-        return {"size": self.size, "n_features": self.n_features, "init": init_name(self.init)}
+        return {"size": self.size, "n_features": self.n_features, "init": init_name(self.init), "p_drop": self.p_drop}
 
 
 class OneHot(InputLayer):
