@@ -49,6 +49,7 @@ def main(argv=None) -> None:
     parser.add_argument("--vectors", default=None, help="a GloVe/word2vec text file, or glove50")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--hidden", type=int, default=None)
+    parser.add_argument("--word-drop", type=float, default=0.0, help="word dropout while training")
     parser.add_argument("--quick", action="store_true", help="small network, 2 epochs")
     parser.add_argument("--no-linear", action="store_true", help="skip TF-IDF + LR")
     args = parser.parse_args(argv)
@@ -62,6 +63,8 @@ def main(argv=None) -> None:
         settings["epochs"] = args.epochs
     if args.hidden:
         settings["hidden_size"] = args.hidden
+    if args.word_drop:
+        settings["word_drop"] = args.word_drop
     if args.quick:
         settings.update(embedding_size=16, hidden_size=16, epochs=2)
     models = {"RNNClassifier": lambda: RNNClassifier(**settings)}

@@ -112,8 +112,9 @@ def train(args) -> None:
         max_len=args.max_len or None, embedding_size=args.embedding_size, hidden_size=args.hidden_size,
         cell=args.cell, bidirectional=args.bidirectional,
         pooling=None if args.pooling.lower() == "none" else args.pooling, vectors=args.vectors,
-        p_drop=args.p_drop, updater=args.updater, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, validation_split=args.validation_split,
-        patience=args.patience, random_state=args.seed, verbose=0 if args.quiet else 2)
+        p_drop=args.p_drop, word_drop=args.word_drop, updater=args.updater, lr=args.lr, batch_size=args.batch_size,
+        epochs=args.epochs, validation_split=args.validation_split, patience=args.patience, random_state=args.seed,
+        verbose=0 if args.quiet else 2)
     _say(args, f"training on {len(table)} rows of {args.data}")
     estimator.fit(_texts(table, args.text), _labels(table, args.label, args.regression))
     estimator.save(args.out)
@@ -214,7 +215,7 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--characters", action="store_true", help="read characters instead of words")
     defaults = RNNClassifier().get_params()
     for name, kind in (("epochs", int), ("batch_size", int), ("embedding_size", int), ("hidden_size", int),
-                       ("lr", float), ("p_drop", float), ("min_df", int), ("max_features", int),
+                       ("lr", float), ("p_drop", float), ("word_drop", float), ("min_df", int), ("max_features", int),
                        ("max_len", int), ("validation_split", float), ("patience", int), ("seed", int)):
         default = defaults["random_state" if name == "seed" else name]
         fit.add_argument("--" + name.replace("_", "-"), type=kind, default=default, help=f"default {default}")

@@ -81,10 +81,11 @@ def test_clone_pipeline_cross_validation_and_grid_search():
 
 
 def test_save_load_and_pickle_give_back_the_fitted_estimator(tmp_path):
-    clf = RNNClassifier(**{**SMALL, "epochs": 1}).fit(TEXTS[:100], LABELS[:100])
+    clf = RNNClassifier(**{**SMALL, "epochs": 1, "word_drop": 0.1}).fit(TEXTS[:100], LABELS[:100])
     clf.save(tmp_path / "clf.passage")
     loaded = load(tmp_path / "clf.passage")
     assert type(loaded) is RNNClassifier and loaded.get_params() == clf.get_params()
+    assert loaded.model_.layers[0].p_drop == 0.1
     assert_array_equal(loaded.classes_, clf.classes_)
     assert_allclose(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS), rtol=1e-6)
     unpickled = pickle.loads(pickle.dumps(clf))
