@@ -6,7 +6,7 @@ Model #2: the RNN of examples/popcorn.py with its default settings (best validat
 Both on the standard IMDB split, scored by test ROC AUC, each with its wall-clock time; then both
 trained on 1K, 2K, 5K, 10K and 20K reviews: a table and a PNG of AUC against training-set size.
 
-    python examples/showdown.py                 # about 40 minutes on 2 cores
+    python examples/showdown.py                 # about 15 minutes on 2 cores
     python examples/showdown.py --quick         # 500 and 1,000 reviews, a small quick RNN: ~3 minutes
 """
 from __future__ import annotations
