@@ -8,11 +8,10 @@ Each figure is the median of 5 calls after a warm-up.
 
     python benchmarks/bench_step_product.py
 """
-import time
-
 import jax
 import jax.numpy as jnp
 import numpy as np
+from bench_train import median_seconds  # this folder is on the path when the script runs
 
 BATCH, HIDDEN, COLUMNS, STEPS, REPEATS = 64, 512, 1536, 200, 5
 FLOP = 2 * BATCH * HIDDEN * COLUMNS * STEPS
@@ -33,14 +32,9 @@ def loop(dot):
     return run
 
 
-def median_seconds(call) -> float:
-    call()
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+def warm_median_seconds(call) -> float:
+    call()  # compile and warm up
+    return median_seconds(call, REPEATS)
 
 
 def main() -> None:
@@ -52,10 +46,10 @@ def main() -> None:
     print(f"{STEPS} steps of ({BATCH} x {HIDDEN}) @ ({HIDDEN} x {COLUMNS}), float32")
     for name, dot in (("XLA dot in a scan", jnp.dot), ("numpy dot via pure_callback in a scan", host_dot)):
         run = loop(dot)
-        seconds = median_seconds(lambda: run(X_j, U_j, h0_j).block_until_ready())
+        seconds = warm_median_seconds(lambda: run(X_j, U_j, h0_j).block_until_ready())
         print(f"{name:40} {seconds * 1e3:7.1f} ms  {FLOP / seconds / 1e9:5.0f} GFLOP/s")
     h = h0 + 1.0
-    seconds = median_seconds(lambda: [np.dot(h, U) for _ in range(STEPS)])
+    seconds = warm_median_seconds(lambda: [np.dot(h, U) for _ in range(STEPS)])
     print(f"{'numpy dot alone (no loop body)':40} {seconds * 1e3:7.1f} ms  {FLOP / seconds / 1e9:5.0f} GFLOP/s")
 
 
