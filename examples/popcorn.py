@@ -78,9 +78,11 @@ def run(train_texts, trY, test_texts, args) -> np.ndarray:
     if args.blend:  # a held-out tenth that the RNN and the linear model both leave out, to weigh them on
         fit_rows, val_rows = train_test_split(np.arange(len(trX)), test_size=0.1, stratify=trY, random_state=args.seed)
         model.fit([trX[i] for i in fit_rows], trY[fit_rows], n_epochs=args.epochs, metric="auc",
-                  patience=args.patience, validation_data=([trX[i] for i in val_rows], trY[val_rows]))
+                  patience=args.patience, validation_data=([trX[i] for i in val_rows], trY[val_rows]),
+                  epoch_size=args.epoch_size)
     else:
-        model.fit(trX, trY, n_epochs=args.epochs, validation_split=0.1, metric="auc", patience=args.patience)
+        model.fit(trX, trY, n_epochs=args.epochs, validation_split=0.1, metric="auc", patience=args.patience,
+                  epoch_size=args.epoch_size)
     print(f"trained in {time.time() - start:.0f} s")
     if args.save:
         save(model, args.save, tokenizer=tokenizer)
@@ -124,6 +126,9 @@ def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser.add_argument("--updater", default="adam", help="adam, adadelta (the talk's), rmsprop, ...")
     parser.add_argument("--lr", type=float, default=0.002)
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epoch-size", type=int, default=10000, help="pass over fewer training reviews than "
+                        "this several times per epoch, so that small sets train as long between validations "
+                        "(0: one pass per epoch)")
     parser.add_argument("--patience", type=int, default=2, help="stop after this many epochs without a better "
                         "validation AUC")
     parser.add_argument("--max-len", type=int, default=0, help="cut reviews to this many ids (default 0: no cut; "
@@ -154,8 +159,8 @@ def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     if args.talk:
         vars(args).update(TALK)
     if args.quick:
-        vars(args).update(n_train=4000, epochs=2, updater="adam", lr=0.003, max_len=100, keep="end")
-    args.max_len = args.max_len or None
+        vars(args).update(n_train=4000, epochs=2, updater="adam", lr=0.003, max_len=100, keep="end", epoch_size=0)
+    args.max_len, args.epoch_size = args.max_len or None, args.epoch_size or None
     return parser, args
 
 

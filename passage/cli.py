@@ -113,8 +113,8 @@ def train(args) -> None:
         cell=args.cell, bidirectional=args.bidirectional,
         pooling=None if args.pooling.lower() == "none" else args.pooling, vectors=args.vectors,
         p_drop=args.p_drop, word_drop=args.word_drop, updater=args.updater, lr=args.lr, batch_size=args.batch_size,
-        epochs=args.epochs, validation_split=args.validation_split, patience=args.patience, random_state=args.seed,
-        verbose=0 if args.quiet else 2)
+        epochs=args.epochs, epoch_size=args.epoch_size or None, validation_split=args.validation_split,
+        patience=args.patience, random_state=args.seed, verbose=0 if args.quiet else 2)
     _say(args, f"training on {len(table)} rows of {args.data}")
     estimator.fit(_texts(table, args.text), _labels(table, args.label, args.regression))
     estimator.save(args.out)
@@ -214,9 +214,10 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--regression", action="store_true", help="the labels are numbers to predict")
     fit.add_argument("--characters", action="store_true", help="read characters instead of words")
     defaults = RNNClassifier().get_params()
-    for name, kind in (("epochs", int), ("batch_size", int), ("embedding_size", int), ("hidden_size", int),
-                       ("lr", float), ("p_drop", float), ("word_drop", float), ("min_df", int), ("max_features", int),
-                       ("max_len", int), ("validation_split", float), ("patience", int), ("seed", int)):
+    for name, kind in (("epochs", int), ("epoch_size", int), ("batch_size", int), ("embedding_size", int),
+                       ("hidden_size", int), ("lr", float), ("p_drop", float), ("word_drop", float), ("min_df", int),
+                       ("max_features", int), ("max_len", int), ("validation_split", float), ("patience", int),
+                       ("seed", int)):
         default = defaults["random_state" if name == "seed" else name]
         fit.add_argument("--" + name.replace("_", "-"), type=kind, default=default, help=f"default {default}")
     fit.add_argument("--cell", choices=("gru", "lstm", "simple"), default=defaults["cell"])

@@ -232,7 +232,7 @@ class RNN:
     def fit(self, trX, trY, batch_size: int | None = None, n_epochs: int = 1, len_filter=None,
             snapshot_freq: int = 1, path=None, *, validation_data=None, validation_split: float = 0.0,
             metric="loss", patience: int | None = None, restore_best: bool = True, checkpoint=None,
-            resume=None) -> list[dict]:
+            resume=None, epoch_size: int | None = None) -> list[dict]:
         """Train for ``n_epochs`` passes over (trX, trY) in minibatches of ``batch_size`` (default:
         the iterator's size, 64).
 
@@ -245,6 +245,11 @@ class RNN:
         weights, optimizer and random state after every epoch; ``resume=path`` continues from such a
         file (a model built with the same layers). Ctrl-C stops training and keeps the best (or last
         complete epoch's) weights.
+
+        ``epoch_size`` (None: an epoch is one pass over the training data) makes each epoch pass over
+        the data, reshuffled, as many whole times as it takes to see at least that many sequences:
+        on a small data set validation and early stopping then come after enough updates to mean
+        something (``epoch_size=10000`` with 2,000 sequences: five passes per epoch).
 
         The 2015 arguments: ``len_filter`` (a :class:`passage.preprocessing.LenFilter`) drops training
         sequences longer than its limit first; with ``path``, the model is saved to ``path.<epoch>``
@@ -260,6 +265,9 @@ class RNN:
             X, Y = [X[i] for i in kept], self.output.subset(Y, kept)
         if path is not None and (not isinstance(snapshot_freq, int) or snapshot_freq < 1):
             raise ValueError(f"snapshot_freq is a number of epochs >= 1, got {snapshot_freq!r}")
+        if epoch_size is not None and (isinstance(epoch_size, bool) or not isinstance(epoch_size, (int, np.integer))
+                                       or epoch_size < 1):
+            raise ValueError(f"epoch_size is a number of sequences >= 1 (or None: one pass), got {epoch_size!r}")
         if not self.built:
             self._input_layer.fit_input(X)
             self._build()
@@ -284,8 +292,9 @@ class RNN:
         if self.verbose:
             training.console_logging()
         snapshots = None if path is None else (os.fspath(path), snapshot_freq)
+        passes = training.passes_per_epoch(epoch_size, len(X))
         return training.train(self, X, Y, validation, score, n_epochs, iterator.size, patience, restore_best,
-                              checkpoint, progress, snapshots)
+                              checkpoint, progress, snapshots, passes)
 
     # ---- prediction -----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from passage import compat, serialization
 
-__all__ = ["Progress", "train", "split_validation", "read_checkpoint", "console_logging"]
+__all__ = ["Progress", "train", "split_validation", "passes_per_epoch", "read_checkpoint", "console_logging"]
 
 log = logging.getLogger("passage")
 
@@ -66,12 +66,20 @@ def split_validation(model, X, Y, fraction: float, indices):
     return [X[i] for i in kept], subset(Y, kept), [X[i] for i in indices], subset(Y, indices), indices
 
 
+def passes_per_epoch(epoch_size: int | None, n_sequences: int) -> int:
+    """How many whole passes over ``n_sequences`` make an epoch of at least ``epoch_size`` sequences."""
+    return 1 if epoch_size is None else max(1, -(-epoch_size // n_sequences))
+
+
 def train(model, X, Y, validation, score, n_epochs: int, batch_size: int, patience: int | None,
-          restore_best: bool, checkpoint, progress: Progress, snapshots=None) -> list[dict]:
+          restore_best: bool, checkpoint, progress: Progress, snapshots=None, passes: int = 1) -> list[dict]:
     """Train ``model`` until ``n_epochs`` (counted from the start of the run) or early stopping.
     ``validation`` is (X, Y) or None; ``score`` the :class:`passage.metrics.Metric` it is judged by;
-    ``snapshots`` is None or (path, every): save the model to ``path.<epoch from 0>`` (2015's ``fit(path=)``)."""
+    ``snapshots`` is None or (path, every): save the model to ``path.<epoch from 0>`` (2015's ``fit(path=)``);
+    an epoch makes ``passes`` passes over (X, Y), each reshuffled."""
     history = progress.history
+    if passes > 1 and model.verbose:
+        log.info("each epoch passes over the %d training sequences %d times", len(X), passes)
     model.history = history
     last_good = model._snapshot()
     epoch = progress.epoch
@@ -82,7 +90,7 @@ def train(model, X, Y, validation, score, n_epochs: int, batch_size: int, patien
                          patience, progress.best_epoch)
                 break
             start = time.time()
-            cost = _train_epoch(model, X, Y, batch_size, epoch, n_epochs)
+            cost = _train_epoch(model, X, Y, batch_size, epoch, n_epochs, passes)
             epoch += 1
             record = {"epoch": epoch, "cost": cost}
             if validation is not None:
@@ -121,13 +129,14 @@ def train(model, X, Y, validation, score, n_epochs: int, batch_size: int, patien
     return history
 
 
-def _train_epoch(model, X, Y, batch_size: int, epoch: int, n_epochs: int) -> float:
-    """One pass over the data; the mean training cost per sequence."""
+def _train_epoch(model, X, Y, batch_size: int, epoch: int, n_epochs: int, passes: int = 1) -> float:
+    """``passes`` passes over the data; the mean training cost per sequence."""
     total, seen = 0.0, 0
-    bar = tqdm(total=len(X), desc=f"epoch {epoch + 1}/{n_epochs}", unit="seq", leave=False,
+    bar = tqdm(total=passes * len(X), desc=f"epoch {epoch + 1}/{n_epochs}", unit="seq", leave=False,
                disable=model.verbose < 2, dynamic_ncols=True)
+    batches = (batch for _ in range(passes) for batch in model._iterator(batch_size).train(X, model.rng))
     try:
-        for batch, (indices, x, mask) in enumerate(model._iterator(batch_size).train(X, model.rng), start=1):
+        for batch, (indices, x, mask) in enumerate(batches, start=1):
             length, size = x.shape[:2]
             y = model.output.batch_targets(Y, indices, length)
             function, masks = model._function("train")

@@ -1,4 +1,5 @@
 """The scikit-learn estimators: the API contract (clone, params, pipelines, files) and that they learn."""
+import logging
 import pickle
 
 import numpy as np
@@ -33,7 +34,8 @@ def texts_with(marker_rate, n, seed):
 
 TEXTS, HAS = texts_with(0.5, 400, 0)
 LABELS = np.where(HAS, "good", "bad")
-SMALL = dict(embedding_size=8, hidden_size=8, epochs=10, batch_size=16, lr=0.02, random_state=0, min_df=1)
+SMALL = dict(embedding_size=8, hidden_size=8, epochs=10, epoch_size=None, batch_size=16, lr=0.02, random_state=0,
+             min_df=1)
 
 
 def test_learns_string_labels_and_returns_probabilities_in_classes_order():
@@ -80,8 +82,16 @@ def test_clone_pipeline_cross_validation_and_grid_search():
     assert search.best_params_["hidden_size"] in (4, 8)
 
 
+def test_epoch_size_passes_over_a_small_training_set_several_times(caplog):
+    clf = RNNClassifier(**{**SMALL, "epochs": 1, "epoch_size": 1000, "verbose": 1})
+    with caplog.at_level(logging.INFO, logger="passage"):
+        clf.fit(TEXTS[:300], LABELS[:300])  # 30 held out for validation, 270 to train on
+    assert "passes over the 270 training sequences 4 times" in caplog.text
+    assert RNNClassifier().epoch_size == 10000
+
+
 def test_save_load_and_pickle_give_back_the_fitted_estimator(tmp_path):
-    clf = RNNClassifier(**{**SMALL, "epochs": 1, "word_drop": 0.1}).fit(TEXTS[:100], LABELS[:100])
+    clf = RNNClassifier(**{**SMALL, "epochs": 1, "word_drop": 0.1, "epoch_size": 150}).fit(TEXTS[:100], LABELS[:100])
     clf.save(tmp_path / "clf.passage")
     loaded = load(tmp_path / "clf.passage")
     assert type(loaded) is RNNClassifier and loaded.get_params() == clf.get_params()

@@ -122,6 +122,22 @@ def test_bad_validation_settings_get_a_clear_error(kwargs, message):
         model().fit(X, Y, **kwargs)
 
 
+def test_epoch_size_makes_each_epoch_pass_over_small_data_several_times(caplog):
+    X, Y = data()
+    passes = model()
+    passes.verbose = 1
+    with caplog.at_level(logging.INFO, logger="passage"):
+        history = passes.fit(X, Y, batch_size=32, n_epochs=1, epoch_size=3 * N_TRAIN - 1)  # rounds up to 3 passes
+    assert len(history) == 1
+    assert "passes over the 128 training sequences 3 times" in caplog.text
+    assert_same_weights(passes, trained_plainly(X, Y, n_epochs=3), rtol=1e-6, atol=1e-7)
+    larger = model()
+    larger.fit(X, Y, batch_size=32, n_epochs=1, epoch_size=N_TRAIN // 2)  # a set larger than epoch_size: one pass
+    assert_same_weights(larger, trained_plainly(X, Y, n_epochs=1), rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="epoch_size is a number of sequences >= 1"):
+        model().fit(X, Y, epoch_size=0)
+
+
 def test_resuming_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path):
     X, Y = data()
     settings = dict(batch_size=32, validation_split=0.25, metric="auc")
