@@ -196,6 +196,12 @@ def evaluate(args) -> None:
 
 # ---- the parser ---------------------------------------------------------------------------------------
 
+# what 0 means for a numeric train setting, added to its help
+ZERO_MEANS = {"max_len": "; 0: no cut",
+              "epoch_size": " (an epoch passes over a smaller training set until it has seen this many texts); "
+                            "0: one pass per epoch"}
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="passage", description="Recurrent neural networks for text.")
     commands = main_parser.add_subparsers(dest="command", required=True)
@@ -219,7 +225,8 @@ def parser() -> argparse.ArgumentParser:
                        ("max_features", int), ("max_len", int), ("validation_split", float), ("patience", int),
                        ("seed", int)):
         default = defaults["random_state" if name == "seed" else name]
-        fit.add_argument("--" + name.replace("_", "-"), type=kind, default=default, help=f"default {default}")
+        fit.add_argument("--" + name.replace("_", "-"), type=kind, default=default,
+                         help=f"default {default}" + ZERO_MEANS.get(name, ""))
     fit.add_argument("--cell", choices=("gru", "lstm", "simple"), default=defaults["cell"])
     fit.add_argument("--bidirectional", action="store_true", help="read each text both ways")
     fit.add_argument("--pooling", default=defaults["pooling"], help="summarise the states over time: max, mean, "
