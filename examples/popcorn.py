@@ -127,7 +127,7 @@ def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser.add_argument("--updater", default="adam", help="adam, adadelta (the talk's), rmsprop, ...")
     parser.add_argument("--lr", type=float, default=0.002)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--epoch-size", type=int, default=10000, help="pass over fewer training reviews than "
+    parser.add_argument("--epoch-size", type=int, default=5000, help="pass over fewer training reviews than "
                         "this several times per epoch, so that small sets train as long between validations "
                         "(0: one pass per epoch)")
     parser.add_argument("--patience", type=int, default=2, help="stop after this many epochs without a better "

@@ -249,7 +249,7 @@ class RNN:
         ``epoch_size`` (None: an epoch is one pass over the training data) makes each epoch pass over
         the data, reshuffled, as many whole times as it takes to see at least that many sequences:
         on a small data set validation and early stopping then come after enough updates to mean
-        something (``epoch_size=10000`` with 2,000 sequences: five passes per epoch).
+        something (``epoch_size=5000`` with 2,000 sequences: three passes per epoch).
 
         The 2015 arguments: ``len_filter`` (a :class:`passage.preprocessing.LenFilter`) drops training
         sequences longer than its limit first; with ``path``, the model is saved to ``path.<epoch>``

@@ -87,7 +87,7 @@ def test_epoch_size_passes_over_a_small_training_set_several_times(caplog):
     with caplog.at_level(logging.INFO, logger="passage"):
         clf.fit(TEXTS[:300], LABELS[:300])  # 30 held out for validation, 270 to train on
     assert "passes over the 270 training sequences 4 times" in caplog.text
-    assert RNNClassifier().epoch_size == 10000
+    assert RNNClassifier().epoch_size == 5000
 
 
 def test_save_load_and_pickle_give_back_the_fitted_estimator(tmp_path):
