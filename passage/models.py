@@ -233,8 +233,8 @@ class RNN:
             snapshot_freq: int = 1, path=None, *, validation_data=None, validation_split: float = 0.0,
             metric="loss", patience: int | None = None, restore_best: bool = True, checkpoint=None,
             resume=None, epoch_size: int | None = None) -> list[dict]:
-        """Train for ``n_epochs`` passes over (trX, trY) in minibatches of ``batch_size`` (default:
-        the iterator's size, 64).
+        """Train for ``n_epochs`` passes over (trX, trY) (more per epoch on small data with
+        ``epoch_size``) in minibatches of ``batch_size`` (default: the iterator's size, 64).
 
         ``trY`` holds one label (row) per sequence, or for a per-token model one label sequence per
         input sequence, as long as it. With ``validation_data=(X, Y)`` or ``validation_split`` (a

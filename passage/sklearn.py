@@ -228,6 +228,7 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
         after its first epoch at test AUC 0.82; three passes per epoch (1,800 reviews after the
         validation tenth) reached 0.90. Sets larger than this are passed over once per epoch.
         (10,000 cost a point on 7,000 short sentences, where two passes per epoch overshot.)
+    validation_split : float
         Held-out fraction scored after every epoch (0: none; also none when it would hold fewer than
         20 documents: then every epoch trains on all of them and the last is kept).
     patience : int or None
