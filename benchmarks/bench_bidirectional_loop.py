@@ -10,7 +10,7 @@ ways, three ways:
 
 Forward loops, and forward plus JAX's own gradient of them (our layers write their backward loop by
 hand; this measures only whether pairing the loops pays). Each figure: the median of 7 calls after
-a warm-up, with one direction alone for scale.
+a warm-up.
 
     python benchmarks/bench_bidirectional_loop.py
 """

@@ -113,7 +113,7 @@ def train(args) -> None:
         cell=args.cell, bidirectional=args.bidirectional,
         pooling=None if args.pooling.lower() == "none" else args.pooling, vectors=args.vectors,
         p_drop=args.p_drop, word_drop=args.word_drop, updater=args.updater, lr=args.lr, batch_size=args.batch_size,
-        epochs=args.epochs, epoch_size=args.epoch_size or None, validation_split=args.validation_split,
+        epochs=args.epochs, epoch_size=args.epoch_size, validation_split=args.validation_split,
         patience=args.patience, random_state=args.seed, verbose=0 if args.quiet else 2)
     _say(args, f"training on {len(table)} rows of {args.data}")
     estimator.fit(_texts(table, args.text), _labels(table, args.label, args.regression))
