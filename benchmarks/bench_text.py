@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -71,13 +72,14 @@ def passage_child(cell: str, epochs: int) -> dict:
     X, Y, n_features = workload(reviews)
     model = RNN([Embedding(EMBEDDING, n_features), getattr(layers, layer)(hidden), Dense(1, activation="sigmoid")],
                 cost="bce", updater="Adam", verbose=0, seed=0)
-    times = []
+    times, faults = [], []
     for _ in range(epochs):
-        start = time.perf_counter()
+        start, faulted = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         model.fit(X, Y, batch_size=BATCH, n_epochs=1)
         times.append(time.perf_counter() - start)
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faulted)
     ids = sum(len(x) for x in X)
-    return {"times": times, "functions": len(model._functions), "ids": ids}
+    return {"times": times, "faults": faults, "functions": len(model._functions), "ids": ids}
 
 
 def torch_times(cell: str, epochs: int, packed: bool, bucketed: bool) -> list[float]:

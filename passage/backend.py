@@ -28,6 +28,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from passage import malloc
+
+malloc.keep_freed_memory()  # before the compiler's threads start (see passage/malloc.py)
+
 
 def _mkl_ldflags() -> str:
     """Linker flags for the MKL wheel's runtime library, or "" when it is not installed."""

@@ -1,10 +1,12 @@
 import os
 import pathlib
+import platform
 import re
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from passage import backend
 
@@ -41,6 +43,38 @@ def test_default_mode_is_jax_and_passage_mode_chooses_another():
     assert mode_with("cvm").stdout.split() == ["CVM"]
     refused = mode_with("fastest")
     assert refused.returncode != 0 and "PASSAGE_MODE='FASTEST' is not one of" in refused.stderr
+
+
+HEAP_AFTER_A_LARGE_BLOCK = """
+import ctypes
+import numpy as np
+import passage.backend
+
+class Info(ctypes.Structure):  # glibc's struct mallinfo2
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+block = np.ones(100_000_000 // 8)  # 100 MB: above glibc's largest mmap threshold (32 MB)
+mapped = libc.mallinfo2().hblkhd
+del block
+print(mapped, libc.mallinfo2().fordblks)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting is glibc's")
+def test_large_blocks_stay_in_the_heap_for_the_next_call_unless_passage_malloc_is_system():
+    """passage/malloc.py: a compiled function's scratch block is reused, not mapped and faulted in anew."""
+    def mapped_and_free_after(setting):
+        result = subprocess.run([sys.executable, "-c", HEAP_AFTER_A_LARGE_BLOCK], capture_output=True, text=True,
+                                check=True, env={**os.environ, "PASSAGE_MALLOC": setting})
+        return [int(n) for n in result.stdout.split()]
+
+    mapped, free = mapped_and_free_after("")
+    assert mapped < 10_000_000 and free >= 100_000_000  # served by the heap, and kept there after free
+    mapped, free = mapped_and_free_after("system")
+    assert mapped >= 100_000_000 and free < 100_000_000  # glibc's own way: a mapping, returned on free
 
 
 def test_custom_gradient_replaces_the_derived_one():
