@@ -14,7 +14,8 @@ for speed. Freed blocks stay in the heap for reuse (up to 1 GiB at its top befor
 and large blocks of different sizes leave holes there, so resident memory is higher: training on
 real text peaked at 1.31 GB against 0.94 GB (GRU 128; warm epochs 7.0 s against 8.6 s) and at
 2.03 GB against 1.50 GB (GRU 512; 11.6 s against 12.0 s). ``PASSAGE_MALLOC=system`` (read when
-Passage is imported) leaves malloc as the system set it; so does any C library other than glibc.
+Passage is imported; ``keep``, the default, is the above) leaves malloc as the system set it; so
+does any C library other than glibc.
 """
 from __future__ import annotations
 
@@ -27,9 +28,15 @@ M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
 TRIM_THRESHOLD = 1 << 30  # bytes of free memory kept at the heap's top
 
 
+SETTINGS = ("keep", "system")  # the values of PASSAGE_MALLOC
+
+
 def keep_freed_memory() -> bool:
     """Apply the settings above once, before the compiler's threads start; True when applied."""
-    if os.environ.get("PASSAGE_MALLOC", "").lower() == "system" or not sys.platform.startswith("linux"):
+    setting = os.environ.get("PASSAGE_MALLOC", "").lower() or "keep"
+    if setting not in SETTINGS:
+        raise ValueError(f"PASSAGE_MALLOC={setting!r} is not one of {', '.join(SETTINGS)}")
+    if setting == "system" or not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(None)
@@ -38,5 +45,6 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     # One arena: a thread's own arena would fall back to mmap for a block above its 64 MB heaps.
-    return all(mallopt(option, value) == 1 for option, value in
-               ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, TRIM_THRESHOLD)))
+    applied = [mallopt(option, value) == 1 for option, value in
+               ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, TRIM_THRESHOLD))]
+    return all(applied)

@@ -75,6 +75,9 @@ def test_large_blocks_stay_in_the_heap_for_the_next_call_unless_passage_malloc_i
     assert mapped < 10_000_000 and free >= 100_000_000  # served by the heap, and kept there after free
     mapped, free = mapped_and_free_after("system")
     assert mapped >= 100_000_000 and free < 100_000_000  # glibc's own way: a mapping, returned on free
+    refused = subprocess.run([sys.executable, "-c", "import passage.backend"], capture_output=True, text=True,
+                             env={**os.environ, "PASSAGE_MALLOC": "huge"})
+    assert refused.returncode != 0 and "PASSAGE_MALLOC='huge' is not one of keep, system" in refused.stderr
 
 
 def test_custom_gradient_replaces_the_derived_one():
