@@ -26,8 +26,6 @@ import sys
 # mallopt's parameter numbers, from glibc's malloc.h
 M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
 TRIM_THRESHOLD = 1 << 30  # bytes of free memory kept at the heap's top
-
-
 SETTINGS = ("keep", "system")  # the values of PASSAGE_MALLOC
 
 
