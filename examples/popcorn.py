@@ -67,7 +67,8 @@ def run(train_texts, trY, test_texts, args) -> np.ndarray:
     updater.lr = args.lr
     pool = [mode for mode in args.pool.split(",") if mode]
     recurrent = GatedRecurrent(size=args.hidden, seq_output=bool(pool), p_drop=args.p_drop)
-    layers = [Embedding(size=args.embedding, n_features=tokenizer.n_features, p_drop=args.word_drop),
+    layers = [Embedding(size=args.embedding, n_features=tokenizer.n_features, p_drop=args.word_drop,
+                        adversarial=args.adversarial),
               Bidirectional(recurrent) if args.bidirectional else recurrent,
               *([Pooling(pool)] if pool else []),
               Dense(size=1, activation="sigmoid")]
@@ -124,6 +125,8 @@ def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser.add_argument("--p-drop", type=float, default=0.5)
     parser.add_argument("--word-drop", type=float, default=0.0, help="word dropout: the probability of dropping "
                         "each word of a review while training")
+    parser.add_argument("--adversarial", type=float, default=0.0, help="adversarial training: also train on each "
+                        "batch with its word vectors pushed this fraction of their norm uphill (about twice the time)")
     parser.add_argument("--updater", default="adam", help="adam, adadelta (the talk's), rmsprop, ...")
     parser.add_argument("--lr", type=float, default=0.002)
     parser.add_argument("--epochs", type=int, default=4)

@@ -50,6 +50,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--hidden", type=int, default=None)
     parser.add_argument("--word-drop", type=float, default=0.0, help="word dropout while training")
+    parser.add_argument("--adversarial", type=float, default=None, help="adversarial training's push (0: off)")
     parser.add_argument("--quick", action="store_true", help="small network, 2 epochs")
     parser.add_argument("--no-linear", action="store_true", help="skip TF-IDF + LR")
     args = parser.parse_args(argv)
@@ -65,6 +66,8 @@ def main(argv=None) -> None:
         settings["hidden_size"] = args.hidden
     if args.word_drop:
         settings["word_drop"] = args.word_drop
+    if args.adversarial is not None:
+        settings["adversarial"] = args.adversarial
     if args.quick:
         settings.update(embedding_size=16, hidden_size=16, epochs=2)
     models = {"RNNClassifier": lambda: RNNClassifier(**settings)}

@@ -54,7 +54,7 @@ if "blas__ldflags" not in _user_flags:
 import pytensor  # noqa: E402
 import pytensor.tensor as T  # noqa: E402  (re-exported: layers, costs and updates use T.dot, T.tanh, ...)
 from pytensor.compile.builders import OpFromGraph  # noqa: E402
-from pytensor.gradient import DisconnectedType  # noqa: E402
+from pytensor.gradient import DisconnectedType, disconnected_grad  # noqa: E402
 
 if "floatX" not in _user_flags:
     pytensor.config.floatX = "float32"  # also when pytensor was imported before us, flags unread
@@ -205,6 +205,11 @@ def scan(step, sequences, outputs_info, go_backwards=False):
 
 def grad(cost, wrt):
     return pytensor.grad(cost, wrt)
+
+
+def constant(x):
+    """``x`` as a constant to differentiation: gradients flow through the graph around it, never into it."""
+    return disconnected_grad(x)
 
 
 def vjp(output, wrt, cotangent):

@@ -112,9 +112,10 @@ def train(args) -> None:
         max_len=args.max_len or None, embedding_size=args.embedding_size, hidden_size=args.hidden_size,
         cell=args.cell, bidirectional=args.bidirectional,
         pooling=None if args.pooling.lower() == "none" else args.pooling, vectors=args.vectors,
-        p_drop=args.p_drop, word_drop=args.word_drop, updater=args.updater, lr=args.lr, batch_size=args.batch_size,
-        epochs=args.epochs, epoch_size=args.epoch_size, validation_split=args.validation_split,
-        patience=args.patience, random_state=args.seed, verbose=0 if args.quiet else 2)
+        p_drop=args.p_drop, word_drop=args.word_drop, adversarial=args.adversarial, updater=args.updater, lr=args.lr,
+        batch_size=args.batch_size, epochs=args.epochs, epoch_size=args.epoch_size,
+        validation_split=args.validation_split, patience=args.patience, random_state=args.seed,
+        verbose=0 if args.quiet else 2)
     _say(args, f"training on {len(table)} rows of {args.data}")
     estimator.fit(_texts(table, args.text), _labels(table, args.label, args.regression))
     estimator.save(args.out)
@@ -199,7 +200,9 @@ def evaluate(args) -> None:
 # what 0 means for a numeric train setting, added to its help
 ZERO_MEANS = {"max_len": "; 0: no cut",
               "epoch_size": " (an epoch passes over a smaller training set until it has seen this many texts); "
-                            "0: one pass per epoch"}
+                            "0: one pass per epoch",
+              "adversarial": " (adversarial training: word vectors also pushed this fraction of their norm uphill; "
+                             "0: off)"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -221,7 +224,8 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--characters", action="store_true", help="read characters instead of words")
     defaults = RNNClassifier().get_params()
     for name, kind in (("epochs", int), ("epoch_size", int), ("batch_size", int), ("embedding_size", int),
-                       ("hidden_size", int), ("lr", float), ("p_drop", float), ("word_drop", float), ("min_df", int),
+                       ("hidden_size", int), ("lr", float), ("p_drop", float), ("word_drop", float), ("adversarial", float),
+                       ("min_df", int),
                        ("max_features", int), ("max_len", int), ("validation_split", float), ("patience", int),
                        ("seed", int)):
         default = defaults["random_state" if name == "seed" else name]

@@ -109,11 +109,24 @@ class RNN:
         mask = backend.tensor_input("mask", backend.floatX(), (None, None))  # (T, B)
         return X, mask
 
-    def _forward(self, X, mask, train: bool, masks: DropoutMasks | None):
+    def _forward(self, X, mask, train: bool, masks: DropoutMasks | None, first: int = 0):
+        """The outputs of the layers from ``first`` on, given ``X``, the input of layer ``first``."""
         h = X
-        for layer in self.layers:
+        for layer in self.layers[first:]:
             h = layer.output(h, mask, train, masks)
         return h  # (B, n_out) per sequence, (T, B, n_out) per token
+
+    def _training_cost(self, X, mask, Y, masks: DropoutMasks):
+        """``(the batch's cost, what the optimizer lowers)``: the same but for adversarial training
+        (``Embedding(adversarial=...)``), where the second adds the cost of the batch read again
+        with every sequence's vectors pushed along the first cost's gradient."""
+        if not getattr(self._input_layer, "adversarial", 0.0):
+            cost = self.output.batch_cost(Y, self._forward(X, mask, True, masks), mask)
+            return cost, cost
+        vectors = self._input_layer.output(X, mask, True, masks)  # (T, B, size), zero at padding
+        cost = self.output.batch_cost(Y, self._forward(vectors, mask, True, masks, first=1), mask)
+        pushed = self._input_layer.pushed(vectors, backend.grad(cost, vectors), mask)
+        return cost, cost + self.output.batch_cost(Y, self._forward(pushed, mask, True, masks, first=1), mask)
 
     def _function(self, kind: str):
         """``(compiled function, its DropoutMasks)`` of ``kind``: 'predict' (outputs), 'loss' (the
@@ -131,8 +144,8 @@ class RNN:
             else:
                 masks = DropoutMasks()
                 Y = self.output.target_input()
-                cost = self.output.batch_cost(Y, self._forward(X, mask, True, masks), mask)
-                steps = self.updater.get_updates(self.params, cost)
+                cost, lowered = self._training_cost(X, mask, Y, masks)
+                steps = self.updater.get_updates(self.params, lowered)
                 self._functions[kind] = (backend.function([X, mask, Y] + masks.inputs, cost, updates=steps), masks)
         return self._functions[kind]
 

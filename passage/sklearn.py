@@ -53,13 +53,13 @@ class _RNNEstimator(BaseEstimator):
     def __init__(self, tokenizer="words", min_df=2, max_features=50000, max_len=1000, lowercase=True,
                  embedding_size=128, hidden_size=128, cell="gru", bidirectional=False, pooling="max,mean", p_drop=0.5,
                  updater="adam", lr=0.002, batch_size=64, epochs=6, validation_split=0.1, patience=2,
-                 random_state=None, verbose=0, vectors=None, word_drop=0.0, epoch_size=5000):
+                 random_state=None, verbose=0, vectors=None, word_drop=0.0, epoch_size=5000, adversarial=0.0):
         self.tokenizer, self.min_df, self.max_features, self.max_len = tokenizer, min_df, max_features, max_len
         self.lowercase, self.embedding_size, self.hidden_size, self.cell = lowercase, embedding_size, hidden_size, cell
         self.bidirectional, self.pooling, self.p_drop, self.updater, self.lr = bidirectional, pooling, p_drop, updater, lr
         self.batch_size, self.epochs, self.validation_split = batch_size, epochs, validation_split
         self.patience, self.random_state, self.verbose, self.vectors = patience, random_state, verbose, vectors
-        self.word_drop, self.epoch_size = word_drop, epoch_size
+        self.word_drop, self.epoch_size, self.adversarial = word_drop, epoch_size, adversarial
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -114,13 +114,15 @@ class _RNNEstimator(BaseEstimator):
         pool = [m for m in self.pooling.split(",") if m] if isinstance(self.pooling, str) else list(self.pooling or ())
         recurrent = CELLS[str(self.cell).lower()](size=self.hidden_size, p_drop=self.p_drop, seq_output=bool(pool))
         n_features = None if self.tokenizer_ is None else self.tokenizer_.n_features
-        embedding = Embedding(size=self.embedding_size, n_features=n_features, p_drop=self.word_drop)
+        embedding = Embedding(size=self.embedding_size, n_features=n_features, p_drop=self.word_drop,
+                              adversarial=self.adversarial)
         if self.vectors is not None:
             if self.tokenizer_ is None:
                 raise ValueError("vectors need the words behind the ids: use a tokenizer, not tokenizer=None")
             found = self.vectors if isinstance(self.vectors, WordVectors) else load_vectors(self.vectors)
             weights, self.vector_coverage_ = found.embedding_weights(self.tokenizer_, seed=seed or 0)
-            embedding = Embedding(size=found.dim, n_features=n_features, weights=[weights], p_drop=self.word_drop)
+            embedding = Embedding(size=found.dim, n_features=n_features, weights=[weights], p_drop=self.word_drop,
+                                  adversarial=self.adversarial)
         return [embedding, Bidirectional(recurrent) if self.bidirectional else recurrent,
                 *([Pooling(pool)] if pool else []), Dense(size=n_out, activation=activation)]
 
@@ -243,6 +245,10 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
     word_drop : float
         Word dropout: the probability of dropping each word of a text while training (its whole
         vector zeroed; :class:`passage.layers.Embedding`'s ``p_drop``).
+    adversarial : float
+        Adversarial training (:class:`passage.layers.Embedding`'s ``adversarial``): each batch is also
+        read with its word vectors pushed this fraction of their norm uphill; training takes about
+        twice as long.
     """
 
     def fit(self, X, y):

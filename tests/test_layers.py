@@ -333,6 +333,33 @@ def test_embedding_word_dropout_drops_whole_words_and_only_while_training():
     assert layers.get("Embedding", embedding.get_config()).p_drop == 0.25
 
 
+def test_embedding_adversarial_push_moves_each_sequence_a_fraction_of_its_norm_along_the_gradient():
+    embedding = Embedding(size=SIZE, n_features=10, adversarial=0.3)
+    vectors = backend.tensor_input("vectors", "float64", (None, None, SIZE))
+    gradient = backend.tensor_input("gradient", "float64", (None, None, SIZE))
+    mask = backend.tensor_input("mask", "float64", (None, None))
+    push = backend.function([vectors, gradient, mask], embedding.pushed(vectors, gradient, mask))
+    rng = np.random.default_rng(3)
+    m = (np.arange(LENGTH)[:, None] < np.array(LENGTHS)[None, :]).astype("float64")  # (T, B)
+    v = rng.normal(size=(LENGTH, BATCH, SIZE)) * m[:, :, None]  # an Embedding's output is zero at padding
+    g = rng.normal(size=(LENGTH, BATCH, SIZE))                  # nonzero at padding: must be ignored there
+    moved = push(v, g, m) - v
+    for b in range(BATCH):
+        real = m[:, b] > 0
+        expected = 0.3 * np.linalg.norm(v[real, b]) * g[real, b] / np.linalg.norm(g[real, b])
+        assert_allclose(moved[real, b], expected, rtol=1e-10)
+        assert_allclose(np.linalg.norm(moved[real, b]), 0.3 * np.linalg.norm(v[real, b]), rtol=1e-10)
+    assert np.all(moved[m == 0] == 0)
+    assert layers.get("Embedding", embedding.get_config()).adversarial == 0.3
+    assert Embedding(8, 10).adversarial == 0.0
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, True, "0.1"])
+def test_embedding_adversarial_out_of_range_gets_a_clear_error(bad):
+    with pytest.raises(ValueError, match="adversarial"):
+        Embedding(8, 10, adversarial=bad)
+
+
 def test_config_rebuilds_the_layer_and_weights_round_trip():
     rng = np.random.default_rng(10)
     layer = LstmRecurrent(size=SIZE, activation="hard_tanh", seq_output=True, p_drop=0.5, direction="backward")

@@ -32,6 +32,26 @@ def test_learns_a_task_that_needs_memory(recurrent):
     assert accuracy >= 0.95
 
 
+def test_adversarial_training_pushes_uphill_and_still_learns():
+    from passage import backend
+    from passage.layers import DropoutMasks
+
+    rng = np.random.default_rng(0)
+    trX, trY = marker_task(4000, rng)
+    teX, teY = marker_task(1000, rng)
+    model = RNN([Embedding(16, 20, adversarial=0.05), GatedRecurrent(32), Dense(1, activation="sigmoid")],
+                cost="bce", updater=Adam(lr=3e-3), seed=0)
+    X, mask = model._symbolic_inputs()
+    Y = model.output.target_input()
+    costs = backend.function([X, mask, Y], list(model._training_cost(X, mask, Y, DropoutMasks())))
+    x = np.array(trX[:64], dtype="int32").T
+    cost, lowered = costs(x, np.ones(x.shape, dtype=backend.floatX()), np.asarray(trY[:64], backend.floatX())[:, None])
+    assert lowered - cost > cost  # the pushed batch costs more: the push follows the gradient uphill
+    model.fit(trX, trY, n_epochs=5)
+    accuracy = ((model.predict(teX)[:, 0] > 0.5) == teY).mean()
+    assert accuracy >= 0.95
+
+
 def tiny_model(**kwargs):
     kwargs.setdefault("seed", 1)
     return RNN([Embedding(8, 30), GatedRecurrent(8), Dense(1, activation="sigmoid")], **kwargs)

@@ -91,11 +91,12 @@ def test_epoch_size_passes_over_a_small_training_set_several_times(caplog):
 
 
 def test_save_load_and_pickle_give_back_the_fitted_estimator(tmp_path):
-    clf = RNNClassifier(**{**SMALL, "epochs": 1, "word_drop": 0.1, "epoch_size": 150}).fit(TEXTS[:100], LABELS[:100])
+    clf = RNNClassifier(**{**SMALL, "epochs": 1, "word_drop": 0.1, "epoch_size": 150, "adversarial": 0.05})
+    clf.fit(TEXTS[:100], LABELS[:100])
     clf.save(tmp_path / "clf.passage")
     loaded = load(tmp_path / "clf.passage")
     assert type(loaded) is RNNClassifier and loaded.get_params() == clf.get_params()
-    assert loaded.model_.layers[0].p_drop == 0.1
+    assert (loaded.model_.layers[0].p_drop, loaded.model_.layers[0].adversarial) == (0.1, 0.05)
     assert_array_equal(loaded.classes_, clf.classes_)
     assert_allclose(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS), rtol=1e-6)
     unpickled = pickle.loads(pickle.dumps(clf))

@@ -51,12 +51,22 @@ class Embedding(InputLayer):
     ``p_drop`` is word dropout: while training, each word of a sequence is dropped (its whole vector
     zeroed) with probability ``p_drop`` and the others are scaled by ``1 / (1 - p_drop)``; prediction
     reads every word. Parameter ``W`` (n_features, size).
+
+    ``adversarial`` is adversarial training (Miyato, Dai and Goodfellow, 2017): each training batch
+    is also read with every sequence's vectors pushed, by ``adversarial`` times their length (the
+    norm over the sequence's words), in the direction that raises the cost most (its gradient), and
+    the model lowers the sum of both costs. A regulariser that keeps word order and every word;
+    each training step costs about twice as much. Prediction is unchanged.
     """
 
     def __init__(self, size: int = 128, n_features: int | None = 256, init="uniform", weights=None,
-                 p_drop: float = 0.0):
+                 p_drop: float = 0.0, adversarial: float = 0.0):
         super().__init__(weights=weights, p_drop=p_drop)
+        if not (isinstance(adversarial, (int, float, np.integer, np.floating)) and 0.0 <= adversarial < 1.0):
+            raise ValueError(f"adversarial is the size of the push relative to each sequence's vectors and must "
+                             f"be in [0, 1), got {adversarial!r}")
         self.size, self.n_features, self.init = size, n_features, init
+        self.adversarial = float(adversarial)
         self.n_out = size
 
     @property
@@ -75,8 +85,19 @@ class Embedding(InputLayer):
     def output(self, x, mask, train, masks):
         return self.dropout(super().output(x, mask, train, masks), train, masks, whole_vectors=True)
 
+    def pushed(self, vectors, gradient, mask):
+        """Adversarial training's input: ``vectors`` (this layer's training output) moved along the
+        cost's ``gradient`` by ``adversarial`` times each sequence's norm. Both norms run over a
+        sequence's real words and are constants to differentiation."""
+        direction = backend.constant(gradient) * mask[:, :, None]
+
+        def norms(v):  # (1, B, 1): one per sequence
+            return T.sqrt(T.sum(T.sqr(v), axis=(0, 2)))[None, :, None]
+        return vectors + self.adversarial * backend.constant(norms(vectors)) * direction / (norms(direction) + 1e-20)
+
     def get_config(self):
-        return {"size": self.size, "n_features": self.n_features, "init": init_name(self.init), "p_drop": self.p_drop}
+        return {"size": self.size, "n_features": self.n_features, "init": init_name(self.init), "p_drop": self.p_drop,
+                "adversarial": self.adversarial}
 
 
 class OneHot(InputLayer):
