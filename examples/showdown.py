@@ -8,6 +8,7 @@ trained on 1K, 2K, 5K, 10K and 20K reviews: a table and a PNG of AUC against tra
 
     python examples/showdown.py                 # about 15 minutes on 2 cores
     python examples/showdown.py --quick         # 500 and 1,000 reviews, a small quick RNN: ~3 minutes
+    python examples/showdown.py --adversarial 0 # any other option goes to popcorn.py's RNN
 """
 from __future__ import annotations
 
@@ -48,8 +49,8 @@ def tfidf_logistic_regression(train_texts, trY, test_texts) -> tuple[np.ndarray,
     return classifier.predict_proba(vectorizer.transform(test_texts))[:, 1], best[1]
 
 
-def rnn(train_texts, trY, test_texts, quick: bool) -> tuple[np.ndarray, dict]:
-    _, args = popcorn.arguments(["--quick"] if quick else [])
+def rnn(train_texts, trY, test_texts, quick: bool, options: list[str]) -> tuple[np.ndarray, dict]:
+    _, args = popcorn.arguments(options + (["--quick"] if quick else []))
     args.n_train = None
     return popcorn.run(train_texts, trY, test_texts, args)["RNN"], {}
 
@@ -92,7 +93,8 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 5000, 10000, 20000])
     parser.add_argument("--out-dir", default="results")
     parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
+    args, rnn_options = parser.parse_known_args(argv)
+    popcorn.arguments(rnn_options)  # popcorn's own error for an option it does not know, before any training
     if args.quick:
         args.sizes = [500, 1000]
     os.makedirs(args.out_dir, exist_ok=True)
@@ -103,7 +105,7 @@ def main(argv=None) -> None:
     for n in sorted(args.sizes):
         texts, labels = train_texts[:n], trY[:n]  # load_imdb's order is already shuffled
         linear = scored("TF-IDF + LR", tfidf_logistic_regression, (texts, labels, test_texts), teY)
-        recurrent = scored("RNN (GRU)", rnn, (texts, labels, test_texts, args.quick), teY)
+        recurrent = scored("RNN (GRU)", rnn, (texts, labels, test_texts, args.quick, rnn_options), teY)
         for row in (linear, recurrent):
             rows.append({"n": n, **row})
             print(f"{n:>7,} reviews  {row['model']:12}  AUC {row['auc']:.4f}  accuracy {row['accuracy']:.4f}  "

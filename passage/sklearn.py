@@ -53,7 +53,7 @@ class _RNNEstimator(BaseEstimator):
     def __init__(self, tokenizer="words", min_df=2, max_features=50000, max_len=1000, lowercase=True,
                  embedding_size=128, hidden_size=128, cell="gru", bidirectional=False, pooling="max,mean", p_drop=0.5,
                  updater="adam", lr=0.002, batch_size=64, epochs=6, validation_split=0.1, patience=2,
-                 random_state=None, verbose=0, vectors=None, word_drop=0.0, epoch_size=5000, adversarial=0.0):
+                 random_state=None, verbose=0, vectors=None, word_drop=0.0, epoch_size=5000, adversarial=0.05):
         self.tokenizer, self.min_df, self.max_features, self.max_len = tokenizer, min_df, max_features, max_len
         self.lowercase, self.embedding_size, self.hidden_size, self.cell = lowercase, embedding_size, hidden_size, cell
         self.bidirectional, self.pooling, self.p_drop, self.updater, self.lr = bidirectional, pooling, p_drop, updater, lr
