@@ -224,10 +224,9 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--characters", action="store_true", help="read characters instead of words")
     defaults = RNNClassifier().get_params()
     for name, kind in (("epochs", int), ("epoch_size", int), ("batch_size", int), ("embedding_size", int),
-                       ("hidden_size", int), ("lr", float), ("p_drop", float), ("word_drop", float), ("adversarial", float),
-                       ("min_df", int),
-                       ("max_features", int), ("max_len", int), ("validation_split", float), ("patience", int),
-                       ("seed", int)):
+                       ("hidden_size", int), ("lr", float), ("p_drop", float), ("word_drop", float),
+                       ("adversarial", float), ("min_df", int), ("max_features", int), ("max_len", int),
+                       ("validation_split", float), ("patience", int), ("seed", int)):
         default = defaults["random_state" if name == "seed" else name]
         fit.add_argument("--" + name.replace("_", "-"), type=kind, default=default,
                          help=f"default {default}" + ZERO_MEANS.get(name, ""))
