@@ -120,11 +120,10 @@ class RNN:
         """``(the batch's cost, what the optimizer lowers)``: the same but for adversarial training
         (``Embedding(adversarial=...)``), where the second adds the cost of the batch read again
         with every sequence's vectors pushed along the first cost's gradient."""
-        if not getattr(self._input_layer, "adversarial", 0.0):
-            cost = self.output.batch_cost(Y, self._forward(X, mask, True, masks), mask)
-            return cost, cost
         vectors = self._input_layer.output(X, mask, True, masks)  # (T, B, size), zero at padding
         cost = self.output.batch_cost(Y, self._forward(vectors, mask, True, masks, first=1), mask)
+        if not getattr(self._input_layer, "adversarial", 0.0):
+            return cost, cost
         pushed = self._input_layer.pushed(vectors, backend.grad(cost, vectors), mask)
         return cost, cost + self.output.batch_cost(Y, self._forward(pushed, mask, True, masks, first=1), mask)
 

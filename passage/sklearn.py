@@ -114,15 +114,14 @@ class _RNNEstimator(BaseEstimator):
         pool = [m for m in self.pooling.split(",") if m] if isinstance(self.pooling, str) else list(self.pooling or ())
         recurrent = CELLS[str(self.cell).lower()](size=self.hidden_size, p_drop=self.p_drop, seq_output=bool(pool))
         n_features = None if self.tokenizer_ is None else self.tokenizer_.n_features
-        embedding = Embedding(size=self.embedding_size, n_features=n_features, p_drop=self.word_drop,
-                              adversarial=self.adversarial)
+        noise = {"p_drop": self.word_drop, "adversarial": self.adversarial}  # the Embedding's, while training
+        embedding = Embedding(size=self.embedding_size, n_features=n_features, **noise)
         if self.vectors is not None:
             if self.tokenizer_ is None:
                 raise ValueError("vectors need the words behind the ids: use a tokenizer, not tokenizer=None")
             found = self.vectors if isinstance(self.vectors, WordVectors) else load_vectors(self.vectors)
             weights, self.vector_coverage_ = found.embedding_weights(self.tokenizer_, seed=seed or 0)
-            embedding = Embedding(size=found.dim, n_features=n_features, weights=[weights], p_drop=self.word_drop,
-                                  adversarial=self.adversarial)
+            embedding = Embedding(size=found.dim, n_features=n_features, weights=[weights], **noise)
         return [embedding, Bidirectional(recurrent) if self.bidirectional else recurrent,
                 *([Pooling(pool)] if pool else []), Dense(size=n_out, activation=activation)]
 
