@@ -20,7 +20,7 @@ each peer's warm epoch over Passage's, and how many functions Passage's PyTensor
 
     python benchmarks/bench_text.py                   # GRU and LSTM at 128 and 512 units, ~25 minutes
     python benchmarks/bench_text.py --cells gru128    # one cell
-    python benchmarks/bench_text.py --peers keras     # only some peers (torch padded, torch bucketed,
+    python benchmarks/bench_text.py --peers keras     # only some peers ("": Passage alone; torch padded, torch bucketed,
                                                       # torch packed, keras)
 
 Needs ``pip install .[bench]`` (PyTorch, Keras) for the peers; without them only Passage runs.
@@ -177,7 +177,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(*json.loads(args.child))))
         return
-    peers = [p for p in args.peers.split(",") if available("keras" if p == "keras" else "torch")]
+    peers = [p for p in args.peers.split(",") if p and available("keras" if p == "keras" else "torch")]
     print(f"IMDB reviews (popcorn tokenizer, cut to {MAX_LEN} ids), Embedding {EMBEDDING}, batches of {BATCH}, "
           f"Adam; seconds per epoch; warm = median of epochs 2..{args.epochs}")
     print(f"{'cell':9}{'reviews':>8}{'ids':>9}  {'run':24}{'first':>8}{'warm':>8}{'warm / Passage':>16}")

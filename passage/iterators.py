@@ -86,11 +86,12 @@ class Iterator:
         other.size, other.feature_size = _checked_size(size), feature_size
         return other
 
-    def _batch(self, X: Sequence, indices: np.ndarray, cap: int | None):
-        """The padded batch of ``X[indices]``: to the bucket of its longest sequence, but not beyond
-        ``cap``, the longest sequence in ``X`` (texts cut to 400 ids pad to 400, not 512)."""
-        length = bucket_length(max((len(X[i]) for i in indices), default=0))
-        return pad([X[i] for i in indices], length if cap is None else min(length, cap), self.feature_size)
+    @staticmethod
+    def _planned(X: Sequence, order: list[np.ndarray], cap: int | None) -> list[tuple[np.ndarray, int]]:
+        """``(indices, length)`` per batch of ``order``: the bucket of its longest sequence, but not
+        beyond ``cap``, the longest sequence in ``X`` (texts cut to 400 ids pad to 400, not 512)."""
+        lengths = (bucket_length(max((len(X[i]) for i in indices), default=0)) for indices in order)
+        return [(indices, length if cap is None else min(length, cap)) for indices, length in zip(order, lengths)]
 
     def _chunks(self, order: np.ndarray) -> list[np.ndarray]:
         return [order[i:i + self.size] for i in range(0, len(order), self.size)]
@@ -102,21 +103,30 @@ class Iterator:
     def _prediction_order(self, X: Sequence) -> list[np.ndarray]:
         return self._chunks(np.arange(len(X)))
 
-    def train(self, X: Sequence, rng: np.random.Generator) -> Iterating:
-        """Yield ``(indices, x, mask)`` batches covering every sample once; the caller takes each
-        batch's labels at ``indices``."""
-        cap = _longest(X)
-        for indices in self._training_order(X, rng):
-            x, mask = self._batch(X, indices, cap)
+    def training_plan(self, X: Sequence, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
+        """One pass of training batches, each ``(indices, padded length)``, covering every sample
+        once in the order :meth:`batches` serves them (shuffled with ``rng``)."""
+        return self._planned(X, self._training_order(X, rng), _longest(X))
+
+    def prediction_plan(self, X: Sequence) -> list[tuple[np.ndarray, int]]:
+        """The prediction batches of ``X``, each ``(indices, padded length)``."""
+        # a call of one batch keeps to the buckets: calls one sequence at a time share their shapes
+        return self._planned(X, self._prediction_order(X), _longest(X) if len(X) > self.size else None)
+
+    def batches(self, X: Sequence, plan: list[tuple[np.ndarray, int]]) -> Iterating:
+        """Yield the ``(indices, x, mask)`` batches of ``plan``; the caller takes each batch's labels,
+        or writes its outputs, at ``indices``."""
+        for indices, length in plan:
+            x, mask = pad([X[i] for i in indices], length, self.feature_size)
             yield indices, x, mask
 
+    def train(self, X: Sequence, rng: np.random.Generator) -> Iterating:
+        """Yield one pass of ``(indices, x, mask)`` training batches (see :meth:`training_plan`)."""
+        yield from self.batches(X, self.training_plan(X, rng))
+
     def predict(self, X: Sequence) -> Iterating:
-        """Yield ``(indices, x, mask)``; the caller writes each batch's outputs at ``indices``."""
-        # a call of one batch keeps to the buckets: calls one sequence at a time share their shapes
-        cap = _longest(X) if len(X) > self.size else None
-        for indices in self._prediction_order(X):
-            x, mask = self._batch(X, indices, cap)
-            yield indices, x, mask
+        """Yield the ``(indices, x, mask)`` prediction batches of ``X``."""
+        yield from self.batches(X, self.prediction_plan(X))
 
     # ---- the 2015 interface ---------------------------------------------------------------------
 

@@ -7,12 +7,13 @@ one row per sequence or per token is its :attr:`RNN.output` (:mod:`passage.outpu
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Sequence
 
 import numpy as np
 
-from passage import backend, compat, costs, data, metrics, outputs, sampling, serialization, training, updates
+from passage import ahead, backend, compat, costs, data, metrics, outputs, sampling, serialization, training, updates
 from passage import iterators
 from passage import layers as layer_classes
 from passage.layers import DropoutMasks, Layer, check_stack
@@ -75,6 +76,7 @@ class RNN:
         self.tokenizer = None  # set by load() when the file holds one
         self.history: list[dict] = []
         self._functions: dict = {}
+        self._shapes_ahead: dict[str, set] = {}  # kind -> batch shapes handed to passage.ahead
         if self._input_layer.input_size_known:
             self._build()
 
@@ -311,21 +313,46 @@ class RNN:
     # ---- prediction -----------------------------------------------------------------------------
 
     def _predict_sequences(self, sequences, batch_size: int | None):
+        iterator = self._iterator(batch_size)
+        plan = iterator.prediction_plan(sequences)
+
         def batches():
-            for indices, x, mask in self._iterator(batch_size).predict(sequences):
-                function, _ = self._function("predict")
-                yield indices, np.asarray(function(x, mask)), mask
+            if not plan:
+                return
+            function, _ = self._function("predict")
+            with self._compiles_ahead("predict", iterator, sequences, None, plan) as compiles:
+                for indices, x, mask in iterator.batches(sequences, plan):
+                    compiles.ready([x, mask])
+                    yield indices, np.asarray(function(x, mask)), mask
         return self.output.collect(len(sequences), batches())
 
     def _streamed_loss(self, X, Y, batch_size: int | None) -> float:
         """The mean cost of the checked sequences ``X`` against labels ``Y``, batch by batch: for a
         language model no vocabulary-sized predictions are ever kept."""
         total, count = 0.0, 0.0
-        for indices, x, mask in self._iterator(batch_size).predict(X):
-            function, _ = self._function("loss")
-            batch_total, batch_count = function(x, mask, self.output.batch_targets(Y, indices, x.shape[0]))
-            total, count = total + float(batch_total), count + float(batch_count)
+        iterator = self._iterator(batch_size)
+        plan = iterator.prediction_plan(X)
+        function, _ = self._function("loss")
+        with self._compiles_ahead("loss", iterator, X, Y, plan) as compiles:
+            for indices, x, mask in iterator.batches(X, plan):
+                arguments = [x, mask, self.output.batch_targets(Y, indices, x.shape[0])]
+                compiles.ready(arguments)
+                batch_total, batch_count = function(*arguments)
+                total, count = total + float(batch_total), count + float(batch_count)
         return total / max(count, 1.0)
+
+    def _compiles_ahead(self, kind: str, iterator: iterators.Iterator, X, Y, plan) -> ahead.Ahead:
+        """The background compiles of the new batch shapes of a pass of ``kind`` over ``plan``, the
+        iterator's plan of ``X`` (:mod:`passage.ahead`)."""
+        function, masks = self._function(kind)
+        rng = np.random.default_rng(0)  # the dropout masks' values do not matter here, only their shapes
+
+        def arguments(indices, length):
+            _, x, mask = next(iterator.batches(X, [(indices, length)]))
+            made = [x, mask] if kind == "predict" else [x, mask, self.output.batch_targets(Y, indices, length)]
+            return made + (masks.draw(rng, length, len(indices)) if kind == "train" else [])
+        return ahead.Ahead(function, (((length, len(indices)), functools.partial(arguments, indices, length))
+                                      for indices, length in plan), self._shapes_ahead.setdefault(kind, set()))
 
     def _score(self, X, Y, score, batch_size: int) -> tuple[float, float]:
         """(loss, ``score``) for the checked sequences ``X`` against labels ``Y``. Loss-based metrics

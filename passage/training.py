@@ -130,23 +130,30 @@ def train(model, X, Y, validation, score, n_epochs: int, batch_size: int, patien
 
 
 def _train_epoch(model, X, Y, batch_size: int, epoch: int, n_epochs: int, passes: int = 1) -> float:
-    """``passes`` passes over the data; the mean training cost per sequence."""
-    total, seen = 0.0, 0
+    """``passes`` passes over the data; the mean training cost per sequence. Each pass's new batch
+    shapes compile on a background thread while it trains (:mod:`passage.ahead`)."""
+    total, seen, batch = 0.0, 0, 0
     bar = tqdm(total=passes * len(X), desc=f"epoch {epoch + 1}/{n_epochs}", unit="seq", leave=False,
                disable=model.verbose < 2, dynamic_ncols=True)
-    batches = (batch for _ in range(passes) for batch in model._iterator(batch_size).train(X, model.rng))
+    iterator = model._iterator(batch_size)
+    function, masks = model._function("train")
     try:
-        for batch, (indices, x, mask) in enumerate(batches, start=1):
-            length, size = x.shape[:2]
-            y = model.output.batch_targets(Y, indices, length)
-            function, masks = model._function("train")
-            cost = float(function(x, mask, y, *masks.draw(model.rng, length, size)))
-            if not np.isfinite(cost):
-                raise _Diverged(cost, batch)
-            total += cost * size
-            seen += size
-            bar.update(size)
-            bar.set_postfix(cost=f"{total / seen:.4f}", refresh=False)
+        for _ in range(passes):
+            plan = iterator.training_plan(X, model.rng)
+            with model._compiles_ahead("train", iterator, X, Y, plan) as compiles:
+                for indices, x, mask in iterator.batches(X, plan):
+                    batch += 1
+                    length, size = x.shape[:2]
+                    arguments = [x, mask, model.output.batch_targets(Y, indices, length),
+                                 *masks.draw(model.rng, length, size)]
+                    compiles.ready(arguments)
+                    cost = float(function(*arguments))
+                    if not np.isfinite(cost):
+                        raise _Diverged(cost, batch)
+                    total += cost * size
+                    seen += size
+                    bar.update(size)
+                    bar.set_postfix(cost=f"{total / seen:.4f}", refresh=False)
     finally:
         bar.close()
     return total / seen

@@ -1,0 +1,75 @@
+"""Compiling ahead: XLA compiles the batch shapes a pass will meet on a background thread, while the
+model trains (or predicts) on the shapes it has.
+
+In JAX mode a compiled function is lowered and compiled by XLA once per input shape, the first time
+it meets that shape; the length buckets keep the shapes few, but each new one stalls training for
+its tracing and compile (0.1-0.3 s with XLA's disk cache warm, about a second without). A pass
+knows its batches before it starts (the iterator's plan), so :class:`Ahead` hands the shapes it has
+not met yet, in their order of first use, to one background thread, and the pass waits only for a
+shape whose compile is not done when its first batch comes: usually only the first. The step itself
+mostly waits on XLA's kernels with Python's lock released, and a small model's step keeps one core
+busy, so the compiles run beside it. The other modes compile once for every shape: nothing to do.
+
+``PASSAGE_COMPILE_AHEAD=0`` (read at import) turns it off: each shape compiles on its first call.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+
+import numpy as np
+
+from passage import backend
+
+log = logging.getLogger("passage")
+
+enabled = os.environ.get("PASSAGE_COMPILE_AHEAD", "1") != "0"
+_worker: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _shape(arguments) -> tuple:
+    return tuple(np.shape(a) for a in arguments)
+
+
+class Ahead:
+    """The background compiles of one pass of ``function``. ``examples`` yields ``(key,
+    arguments)`` in the order the pass will meet them: ``key`` names the batch's shape (e.g.
+    ``(length, batch size)``) and ``arguments()`` makes argument arrays of that shape; it is called
+    only for keys not in ``handed``, the keys of ``function`` handed over before (the caller keeps
+    this set with the function; passes add to it). Call :meth:`ready` with a batch's arguments
+    before calling ``function`` on them; use it as a context manager, so that compiles not yet
+    started are dropped when the pass ends early."""
+
+    def __init__(self, function, examples, handed: set):
+        self.futures: dict[tuple, tuple] = {}  # arguments' shapes -> (key, Future)
+        self.handed = handed
+        if not enabled or not backend.compiles_per_shape(function):
+            return
+        global _worker
+        if _worker is None:
+            _worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="passage-compile")
+        for key, arguments in examples:
+            if key in self.handed:
+                continue
+            self.handed.add(key)
+            made = arguments()
+            self.futures[_shape(made)] = key, _worker.submit(backend.compile_for, function, made)
+
+    def ready(self, arguments) -> None:
+        """Wait until ``function`` is compiled for the shape of ``arguments``, if it is being compiled
+        here. A compile that failed is left to the call itself, which reports the error."""
+        key, future = self.futures.pop(_shape(arguments), (None, None))
+        if future is not None:
+            try:
+                future.result()
+            except Exception:  # noqa: BLE001 (the call compiles again and raises with PyTensor's context)
+                log.debug("compiling ahead failed; the call compiles itself", exc_info=True)
+
+    def __enter__(self) -> "Ahead":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for key, future in self.futures.values():
+            if future.cancel():
+                self.handed.discard(key)  # a later pass hands it over again
