@@ -6,9 +6,11 @@ it meets that shape; the length buckets keep the shapes few, but each new one st
 its tracing and compile (0.1-0.3 s with XLA's disk cache warm, about a second without). A pass
 knows its batches before it starts (the iterator's plan), so :class:`Ahead` hands the shapes it has
 not met yet, in their order of first use, to one background thread, and the pass waits only for a
-shape whose compile is not done when its first batch comes: usually only the first. The step itself
-mostly waits on XLA's kernels with Python's lock released, and a small model's step keeps one core
-busy, so the compiles run beside it. The other modes compile once for every shape: nothing to do.
+shape whose compile is not done when its first batch comes. The step mostly waits on XLA's kernels
+with Python's lock released, so the compiles run beside it. It saves less than it might: a
+shuffled epoch meets most of its shapes within its first batches (measured on real text, GRU 128:
+the first epoch with a warm disk cache 8.5 s -> 8.1 s, warm epochs 6.2 s; README, "Compiling
+ahead"). The other modes compile once for every shape: nothing to do.
 
 ``PASSAGE_COMPILE_AHEAD=0`` (read at import) turns it off: each shape compiles on its first call.
 """
