@@ -24,6 +24,8 @@ import numpy as np
 
 from passage import backend
 
+__all__ = ["Ahead", "enabled"]
+
 log = logging.getLogger("passage")
 
 enabled = os.environ.get("PASSAGE_COMPILE_AHEAD", "1") != "0"
