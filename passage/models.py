@@ -322,8 +322,9 @@ class RNN:
             function, _ = self._function("predict")
             with self._compiles_ahead("predict", iterator, sequences, None, plan) as compiles:
                 for indices, x, mask in iterator.batches(sequences, plan):
-                    compiles.ready([x, mask])
-                    yield indices, np.asarray(function(x, mask)), mask
+                    arguments = self._arguments("predict", None, indices, x, mask)
+                    compiles.ready(arguments)
+                    yield indices, np.asarray(function(*arguments)), mask
         return self.output.collect(len(sequences), batches())
 
     def _streamed_loss(self, X, Y, batch_size: int | None) -> float:
@@ -335,24 +336,33 @@ class RNN:
         function, _ = self._function("loss")
         with self._compiles_ahead("loss", iterator, X, Y, plan) as compiles:
             for indices, x, mask in iterator.batches(X, plan):
-                arguments = [x, mask, self.output.batch_targets(Y, indices, x.shape[0])]
+                arguments = self._arguments("loss", Y, indices, x, mask)
                 compiles.ready(arguments)
                 batch_total, batch_count = function(*arguments)
                 total, count = total + float(batch_total), count + float(batch_count)
         return total / max(count, 1.0)
 
+    def _arguments(self, kind: str, Y, indices, x, mask, rng: np.random.Generator | None = None) -> list:
+        """The inputs of the ``kind`` function for one batch: ``x`` and ``mask``, then the labels of
+        ``Y`` at ``indices`` ('loss', 'train'), then dropout masks drawn from ``rng`` ('train')."""
+        if kind == "predict":
+            return [x, mask]
+        arguments = [x, mask, self.output.batch_targets(Y, indices, x.shape[0])]
+        if kind == "train":
+            arguments += self._function(kind)[1].draw(rng, *x.shape[:2])
+        return arguments
+
     def _compiles_ahead(self, kind: str, iterator: iterators.Iterator, X, Y, plan) -> ahead.Ahead:
         """The background compiles of the new batch shapes of a pass of ``kind`` over ``plan``, the
         iterator's plan of ``X`` (:mod:`passage.ahead`)."""
-        function, masks = self._function(kind)
         rng = np.random.default_rng(0)  # the dropout masks' values do not matter here, only their shapes
 
         def arguments(indices, length):
             _, x, mask = next(iterator.batches(X, [(indices, length)]))
-            made = [x, mask] if kind == "predict" else [x, mask, self.output.batch_targets(Y, indices, length)]
-            return made + (masks.draw(rng, length, len(indices)) if kind == "train" else [])
-        return ahead.Ahead(function, (((length, len(indices)), functools.partial(arguments, indices, length))
-                                      for indices, length in plan), self._shapes_ahead.setdefault(kind, set()))
+            return self._arguments(kind, Y, indices, x, mask, rng)
+        return ahead.Ahead(self._function(kind)[0],
+                           (((length, len(indices)), functools.partial(arguments, indices, length))
+                            for indices, length in plan), self._shapes_ahead.setdefault(kind, set()))
 
     def _score(self, X, Y, score, batch_size: int) -> tuple[float, float]:
         """(loss, ``score``) for the checked sequences ``X`` against labels ``Y``. Loss-based metrics

@@ -136,16 +136,15 @@ def _train_epoch(model, X, Y, batch_size: int, epoch: int, n_epochs: int, passes
     bar = tqdm(total=passes * len(X), desc=f"epoch {epoch + 1}/{n_epochs}", unit="seq", leave=False,
                disable=model.verbose < 2, dynamic_ncols=True)
     iterator = model._iterator(batch_size)
-    function, masks = model._function("train")
+    function, _ = model._function("train")
     try:
         for _ in range(passes):
             plan = iterator.training_plan(X, model.rng)
             with model._compiles_ahead("train", iterator, X, Y, plan) as compiles:
                 for indices, x, mask in iterator.batches(X, plan):
                     batch += 1
-                    length, size = x.shape[:2]
-                    arguments = [x, mask, model.output.batch_targets(Y, indices, length),
-                                 *masks.draw(model.rng, length, size)]
+                    size = x.shape[1]
+                    arguments = model._arguments("train", Y, indices, x, mask, model.rng)
                     compiles.ready(arguments)
                     cost = float(function(*arguments))
                     if not np.isfinite(cost):
