@@ -18,8 +18,8 @@ __all__ = ["Recurrent", "SimpleRecurrent", "GatedRecurrent", "LstmRecurrent"]
 class Recurrent(Layer):
     """Shared frame of the recurrent layers.
 
-    All time steps' input projections ``x W + b`` are one matrix product before the loop; the
-    loop (``scan``) runs :meth:`step`, which adds the hidden-to-hidden products. At a padding step
+    All time steps' input projections ``x W`` are one matrix product before the loop; the loop
+    (``scan``) adds the bias and runs :meth:`step`, which adds the hidden-to-hidden products. At a padding step
     the states are carried over unchanged: ``s' = m * step(x, s) + (1 - m) * s``, so padding never
     changes a result. ``init`` initialises the input weights W, ``inner_init`` (default: the same)
     the recurrent weights U, e.g. ``inner_init='identity'`` with ``activation='rectify'`` (Le et
@@ -116,10 +116,9 @@ class Recurrent(Layer):
 
     def output(self, x, mask, train, masks):
         x = self.dropout(x, train, masks)
-        projected = T.dot(x, self.W) + self.b  # (T, B, n_gates*size)
         if self.direction == "backward":
-            projected, mask = projected[::-1], mask[::-1]  # the loop walks from the end
-        inputs = [projected, mask, *self._recurrent_params()]
+            x, mask = x[::-1], mask[::-1]  # the loop walks from the end
+        inputs = [x, mask, self.W, self.b, *self._recurrent_params()]
         if not self.written_gradient:  # PyTensor derives the gradient through the loop
             if self.truncate_gradient != -1:  # PyTensor's own truncated scan gradient fails in JAX mode
                 raise ValueError(f"{type(self).__name__} has no step_backward, which truncate_gradient needs")
@@ -130,10 +129,13 @@ class Recurrent(Layer):
             return h[-1]  # (B, size): the state after the whole sequence
         return h[::-1] if self.direction == "backward" else h
 
-    def _loop(self, projected, mask, *U):
-        """The forward loop -> the states after each step ((T, B, size) each), then the pre-activations."""
+    def _loop(self, x, mask, W, b, *U):
+        """The forward loop -> the states after each step ((T, B, size) each), then the
+        pre-activations. The bias is added inside the loop, where it joins the step's own sums."""
+        projected = T.dot(x, W)  # (T, B, n_gates*size)
+
         def masked_step(x_t, m_t, *states):
-            new_states, pre = self.step(x_t, states, U)
+            new_states, pre = self.step(x_t + b, states, U)
             m = m_t[:, None]  # (B, 1): broadcast over features
             return [m * new + (1.0 - m) * old for new, old in zip(new_states, states)] + [pre]
 
@@ -142,13 +144,18 @@ class Recurrent(Layer):
                             outputs_info=[zeros] * self.n_states + [None])
 
     def _loop_gradient(self, inputs, outputs, cotangents):
-        """The backward loop, last step first, then the recurrent weights' gradients."""
-        projected, mask, *U = inputs
+        """The backward loop, last step first, then every weight's gradient. The loop reads
+        time-reversed copies of what it needs and leaves its gradients in that order too; the sums
+        over all steps (the weights' gradients) take them in that order, so only the input's gradient,
+        ``n_in`` wide, is turned back into time order (not the ``n_gates*size`` wide gradient of the
+        pre-activations)."""
+        x, mask, W, b, *U = inputs
         *states, pre = outputs
         d_h = cotangents[0]  # (T, B, size): what the outputs h receive from above
         previous = [T.concatenate([T.zeros_like(s[:1]), s[:-1]]) for s in states]  # each step's start states
-        steps = slice(None) if self.truncate_gradient == -1 else slice(-self.truncate_gradient, None)
-        d_h, pre, mask, previous = d_h[steps], pre[steps], mask[steps], [s[steps] for s in previous]
+        k = self.truncate_gradient
+        last = slice(None, None, -1) if k == -1 else slice(None, -k - 1, -1)  # the steps back-propagated, last first
+        d_h, pre, mask, x, previous = d_h[last], pre[last], mask[last], x[last], [s[last] for s in previous]
 
         def step_back(d_h_t, pre_t, m_t, *rest):
             started, carried = rest[:self.n_states], rest[self.n_states:]
@@ -159,16 +166,17 @@ class Recurrent(Layer):
 
         zeros = T.zeros_like(states[0][0])  # (B, size)
         d_pre = backend.scan(step_back, sequences=[d_h, pre, mask, *previous],
-                             outputs_info=[zeros] * self.n_states + [None],
-                             go_backwards=True)[-1][::-1]  # (steps, B, n_gates*size), in time order
+                             outputs_info=[zeros] * self.n_states + [None])[-1]  # (steps, B, n_gates*size), last first
 
         def flat(v):
             return v.reshape((-1, v.shape[-1]))  # (steps*B, features)
 
         d_U = self.weight_gradients(flat(pre), flat(previous[0]), flat(d_pre))
-        if self.truncate_gradient != -1:  # no gradient reaches the steps before the last k
-            d_pre = T.concatenate([T.zeros_like(projected[:-self.truncate_gradient]), d_pre])
-        return [d_pre, None, *d_U]
+        d_W = T.dot(flat(x).T, flat(d_pre))
+        d_x = T.dot(d_pre, W.T)[::-1]  # (steps, B, n_in), in time order
+        if k != -1:  # no gradient reaches the steps before the last k
+            d_x = T.concatenate([T.zeros_like(inputs[0][:-k]), d_x])
+        return [d_x, None, d_W, d_pre.sum(axis=(0, 1)), *d_U]
 
     def get_config(self):
         return {"size": self.size, "activation": activations.name_of(self.activation),
