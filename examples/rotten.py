@@ -51,6 +51,7 @@ def main(argv=None) -> None:
     parser.add_argument("--hidden", type=int, default=None)
     parser.add_argument("--word-drop", type=float, default=0.0, help="word dropout while training")
     parser.add_argument("--adversarial", type=float, default=None, help="adversarial training's push (0: off)")
+    parser.add_argument("--min-df", type=int, default=None, help="keep words of at least this many training sentences")
     parser.add_argument("--quick", action="store_true", help="small network, 2 epochs")
     parser.add_argument("--no-linear", action="store_true", help="skip TF-IDF + LR")
     args = parser.parse_args(argv)
@@ -68,6 +69,8 @@ def main(argv=None) -> None:
         settings["word_drop"] = args.word_drop
     if args.adversarial is not None:
         settings["adversarial"] = args.adversarial
+    if args.min_df is not None:
+        settings["min_df"] = args.min_df
     if args.quick:
         settings.update(embedding_size=16, hidden_size=16, epochs=2)
     models = {"RNNClassifier": lambda: RNNClassifier(**settings)}
