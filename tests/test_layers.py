@@ -213,6 +213,24 @@ def test_truncated_gradient_reaches_only_the_last_steps(cls):
     assert not d_truncated[:-2].any() and d_full[:-2].any()
 
 
+@pytest.mark.parametrize("cls", CELLS, ids=lambda c: c.__name__)
+def test_truncating_at_the_length_or_beyond_changes_no_gradient(cls):
+    rng = np.random.default_rng(8)
+    full = cls(size=SIZE, seq_output=True, direction="backward")
+    full.build(N_IN, rng)
+    full.set_weights(random_weights(full, rng))
+    x, mask = rng.normal(size=(LENGTH, BATCH, N_IN)), mask_of(LENGTHS)
+    coefficients = rng.normal(size=(LENGTH, BATCH, SIZE))
+    expected = compile_layer(full, x.shape, with_grad=True)(x, mask, coefficients)
+    for steps in (LENGTH, LENGTH + 3):
+        truncated = cls(size=SIZE, seq_output=True, direction="backward", truncate_gradient=steps,
+                        weights=full.get_weights())
+        truncated.build(N_IN, rng)
+        got = compile_layer(truncated, x.shape, with_grad=True)(x, mask, coefficients)
+        for g, e in zip(got, expected):  # the cost, every weight's gradient, the input's
+            assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+
+
 class DerivedSimple(SimpleRecurrent):
     """A recurrent layer that writes only step(): PyTensor derives its gradient through the loop."""
     written_gradient = False
