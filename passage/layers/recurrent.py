@@ -155,7 +155,7 @@ class Recurrent(Layer):
         previous = [T.concatenate([T.zeros_like(s[:1]), s[:-1]]) for s in states]  # each step's start states
         k = self.truncate_gradient
         last = slice(None, None, -1) if k == -1 else slice(None, -k - 1, -1)  # the steps back-propagated, last first
-        d_h, pre, mask, x, previous = d_h[last], pre[last], mask[last], x[last], [s[last] for s in previous]
+        d_h, pre, mask, previous = d_h[last], pre[last], mask[last], [s[last] for s in previous]
 
         def step_back(d_h_t, pre_t, m_t, *rest):
             started, carried = rest[:self.n_states], rest[self.n_states:]
@@ -172,10 +172,10 @@ class Recurrent(Layer):
             return v.reshape((-1, v.shape[-1]))  # (steps*B, features)
 
         d_U = self.weight_gradients(flat(pre), flat(previous[0]), flat(d_pre))
-        d_W = T.dot(flat(x).T, flat(d_pre))
+        d_W = T.dot(flat(x[last]).T, flat(d_pre))
         d_x = T.dot(d_pre, W.T)[::-1]  # (steps, B, n_in), in time order
         if k != -1:  # no gradient reaches the steps before the last k
-            d_x = T.concatenate([T.zeros_like(inputs[0][:-k]), d_x])
+            d_x = T.concatenate([T.zeros_like(x[:-k]), d_x])
         return [d_x, None, d_W, d_pre.sum(axis=(0, 1)), *d_U]
 
     def get_config(self):
