@@ -19,6 +19,8 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import sys
+import threading
 
 import numpy as np
 
@@ -30,6 +32,19 @@ log = logging.getLogger("passage")
 
 enabled = os.environ.get("PASSAGE_COMPILE_AHEAD", "1") != "0"
 _worker: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _yield_to_training() -> None:
+    """Lower the compile thread's scheduling priority (Linux, where a thread has its own): with a
+    warm disk cache its work is tracing and lowering, which then runs in the training's gaps instead
+    of taking a core from it (GRU 128 on real text, first epoch 6.87-6.89 -> 6.63-6.69 s, two runs
+    each; with an empty cache no change: the pass waits for XLA's compiles either way)."""
+    if sys.platform.startswith("linux"):
+        thread = threading.get_native_id()
+        try:
+            os.setpriority(os.PRIO_PROCESS, thread, min(os.getpriority(os.PRIO_PROCESS, thread) + 10, 19))
+        except OSError:
+            pass
 
 
 def _shape(arguments) -> tuple:
@@ -52,7 +67,8 @@ class Ahead:
             return
         global _worker
         if _worker is None:
-            _worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="passage-compile")
+            _worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="passage-compile",
+                                                            initializer=_yield_to_training)
         for key, arguments in examples:
             if key in self.handed:
                 continue

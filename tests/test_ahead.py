@@ -1,4 +1,6 @@
 """Compiling ahead: a pass's new batch shapes compile on a background thread, the results do not change."""
+import os
+import sys
 import threading
 
 import jax.monitoring
@@ -94,3 +96,18 @@ def test_a_pass_that_ends_early_drops_the_compiles_not_started(monkeypatch):
     go_on.set()
     ahead._worker.submit(lambda: None).result()  # the worker is done
     assert started == [1] and handed == {(1,)}  # the others are handed over again by a later pass
+
+
+@pytest.mark.skipif(backend.mode() != "JAX" or not sys.platform.startswith("linux"),
+                    reason="JAX compiles per shape; a Linux thread has a priority of its own")
+def test_the_compile_thread_yields_to_training_which_keeps_its_priority(monkeypatch):
+    monkeypatch.setattr(ahead, "enabled", True)
+
+    def priority():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = priority()
+    X, Y = data(40)
+    model(seed=3).fit(X, Y, n_epochs=1, batch_size=16)
+    assert priority() == before
+    assert ahead._worker.submit(priority).result() == min(before + 10, 19)
