@@ -5,7 +5,7 @@ The workload of issue 14's table: the first N IMDB training reviews through the 
 sigmoid), binary cross-entropy, Adam 0.001, batches of 64 that Passage's SortedPadded iterator makes
 (length-sorted, shuffled). Every framework trains on the same batches:
 
-* Passage: its own padded batches (lengths bucketed to 8, 12, 16, 24, 32, 48, ...), timed through
+* Passage: its own padded batches (lengths bucketed to 8, 10, 12, 14, 16, 20, ...), timed through
   ``fit``; run twice in fresh processes, first with an empty compile cache (``cold``), then with the
   cache the first run left (``warm cache``, what a user sees from the second run on).
 * PyTorch: each batch padded only to its own longest review, the last real state taken with a

@@ -25,14 +25,15 @@ PAD = 0
 
 
 def bucket_length(length: int, minimum: int = 8) -> int:
-    """Round a batch's length up to the next of 8, 12, 16, 24, 32, 48, ... (2^k and 1.5 * 2^k).
+    """Round a batch's length up to the next of 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, ... (four steps
+    per doubling: 2^k, 1.25, 1.5 and 1.75 * 2^k).
 
-    Few distinct lengths mean few compiled shapes (XLA compiles once per shape), and at most a third
-    of a batch is padding beyond its longest sequence.
+    Few distinct lengths mean few compiled shapes (XLA compiles once per shape, and caches it on
+    disk), and at most a quarter of a batch is padding beyond its longest sequence.
     """
     size = minimum
     while size < length:
-        size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
+        size += max(1, (1 << (size.bit_length() - 1)) // 4)  # a quarter of the power of two at or below
     return size
 
 
