@@ -1,9 +1,9 @@
 """Minibatches of variable-length sequences: padded, masked, time-major (numpy only).
 
-The talk's :class:`SortedPadded` scheme (the default): shuffle, sort by length within chunks of a
-few batches so each batch holds sequences of similar length, pad each batch only to a bucketed
-length of its longest sequence, and serve batches in random order. Prediction sorts everything by
-length and puts the outputs back in input order. :class:`Padded` keeps the data's order (shuffled
+The talk's :class:`SortedPadded` scheme (the default), refined: each batch holds sequences of similar
+length (drawn at random from one length bucket; the few left over sorted within chunks of a few
+batches), is padded only to a bucketed length of its longest sequence, and the batches are served
+in random order. Prediction sorts everything by length and puts the outputs back in input order. :class:`Padded` keeps the data's order (shuffled
 or not) and :class:`Linear` is the same for equal-length real-valued sequences, as in 2015:
 ``RNN(..., iterator='linear')``.
 
@@ -162,10 +162,13 @@ class Iterator:
 
 
 class SortedPadded(Iterator):
-    """The default: sequences of similar length share a batch. ``chunk_batches`` batches' worth of
-    (shuffled) sequences are sorted by length together (more: less padding, less randomness), and
-    the batches are served in random order (also with ``shuffle=False``, as in 2015, which then
-    only keeps the data's order before sorting)."""
+    """The default: sequences of similar length share a batch. Training batches are drawn at random
+    from the sequences of one length bucket (:func:`bucket_length`), so a batch pads only to its
+    bucket; the sequences left over when a bucket has no full batch more are mixed, and
+    ``chunk_batches`` batches' worth of them at a time are sorted by length together (more: less
+    padding, less randomness; on a small dataset this is most batches). The batches are served in
+    random order (also with ``shuffle=False``, as in 2015, which then only keeps the data's order
+    before grouping)."""
 
     def __init__(self, size: int = 64, shuffle: bool = True, x_dtype=None, y_dtype=None,
                  feature_size: int | None = None, chunk_batches: int = 20):
@@ -174,10 +177,22 @@ class SortedPadded(Iterator):
 
     def _training_order(self, X, rng):
         order = rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
+        buckets = {}  # bucket length -> its sequences, in ``order``
+        for i in order:
+            buckets.setdefault(bucket_length(len(X[i])), []).append(i)
+        batches, left_over = [], []
+        for members in buckets.values():
+            full = len(members) - len(members) % self.size
+            batches += self._chunks(np.asarray(members[:full], dtype=np.int64))
+            left_over += members[full:]
+        left_over = np.asarray(left_over, dtype=np.int64)
+        if self.shuffle:
+            left_over = left_over[rng.permutation(len(left_over))]
+        else:
+            left_over = np.sort(left_over)  # the data's order
         chunk = self.size * self.chunk_batches
-        batches = []
-        for start in range(0, len(order), chunk):
-            indices = order[start:start + chunk]
+        for start in range(0, len(left_over), chunk):
+            indices = left_over[start:start + chunk]
             batches += self._chunks(indices[np.argsort([len(X[i]) for i in indices], kind="stable")])
         return [batches[b] for b in rng.permutation(len(batches))]
 

@@ -32,6 +32,18 @@ def test_batches_pad_to_their_bucket_but_never_beyond_the_longest_sequence():
     assert one_batch == [20]  # a call of one batch keeps to the buckets: calls one by one share shapes
 
 
+def test_full_buckets_give_batches_drawn_at_random_from_one_bucket():
+    rng = np.random.default_rng(5)
+    X = [[1] * length for length in rng.integers(1, 400, 5000)]
+    batches = [indices for indices, _, _ in SortedPadded(64).train(X, np.random.default_rng(6))]
+    one_bucket = [b for b in batches if len(b) == 64 and len({bucket_length(len(X[i])) for i in b}) == 1]
+    assert len(one_bucket) >= 0.8 * len(batches)  # the rest: what the buckets left over, sorted together
+    again = [b for b, _, _ in SortedPadded(64).train(X, np.random.default_rng(7))]
+    by_first = {b[0]: set(b) for b in again}
+    assert sum(by_first.get(b[0]) == set(b) for b in one_bucket) < 3  # the same batches only by chance
+    assert sum(x.size for _, x, _ in SortedPadded(64).train(X, np.random.default_rng(6))) < 1.12 * sum(map(len, X))
+
+
 @pytest.mark.parametrize("n, size", [(1, 4), (100, 7), (1000, 64)])
 def test_training_batches_cover_every_sample_exactly_once_per_epoch(n, size):
     rng = np.random.default_rng(0)
