@@ -3,9 +3,9 @@
 The talk's :class:`SortedPadded` scheme (the default), refined: each batch holds sequences of similar
 length (drawn at random from one length bucket; the few left over sorted within chunks of a few
 batches), is padded only to a bucketed length of its longest sequence, and the batches are served
-in random order. Prediction sorts everything by length and puts the outputs back in input order. :class:`Padded` keeps the data's order (shuffled
-or not) and :class:`Linear` is the same for equal-length real-valued sequences, as in 2015:
-``RNN(..., iterator='linear')``.
+in random order. Prediction sorts everything by length and puts the outputs back in input order.
+:class:`Padded` keeps the data's order (shuffled or not) and :class:`Linear` is the same for
+equal-length real-valued sequences, as in 2015: ``RNN(..., iterator='linear')``.
 
 Each iterator gives the model ``(indices, x, mask)`` batches (:meth:`train`, :meth:`predict`); the
 2015 methods ``iterX`` and ``iterXY`` still give that library's arrays (see :meth:`Iterator.iterX`).
@@ -177,19 +177,18 @@ class SortedPadded(Iterator):
 
     def _training_order(self, X, rng):
         order = rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
-        buckets = {}  # bucket length -> its sequences, in ``order``
-        for i in order:
-            buckets.setdefault(bucket_length(len(X[i])), []).append(i)
+        lengths = np.array([len(X[i]) for i in order], dtype=np.int64)
+        bucket_of = {n: bucket_length(n) for n in np.unique(lengths).tolist()}
+        buckets = np.array([bucket_of[n] for n in lengths.tolist()], dtype=np.int64)
         batches, left_over = [], []
-        for members in buckets.values():
+        met, first = np.unique(buckets, return_index=True)
+        for bucket in met[np.argsort(first)]:  # in the order ``order`` meets them
+            members = order[buckets == bucket]  # in ``order``: at random when shuffling
             full = len(members) - len(members) % self.size
-            batches += self._chunks(np.asarray(members[:full], dtype=np.int64))
-            left_over += members[full:]
-        left_over = np.asarray(left_over, dtype=np.int64)
-        if self.shuffle:
-            left_over = left_over[rng.permutation(len(left_over))]
-        else:
-            left_over = np.sort(left_over)  # the data's order
+            batches += self._chunks(members[:full])
+            left_over.append(members[full:])
+        left_over = np.concatenate(left_over) if left_over else order
+        left_over = left_over[rng.permutation(len(left_over))] if self.shuffle else np.sort(left_over)
         chunk = self.size * self.chunk_batches
         for start in range(0, len(left_over), chunk):
             indices = left_over[start:start + chunk]
