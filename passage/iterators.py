@@ -177,9 +177,9 @@ class SortedPadded(Iterator):
 
     def _training_order(self, X, rng):
         order = rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
-        lengths = np.array([len(X[i]) for i in order], dtype=np.int64)
-        bucket_of = {n: bucket_length(n) for n in np.unique(lengths).tolist()}
-        buckets = np.array([bucket_of[n] for n in lengths.tolist()], dtype=np.int64)
+        length_of = np.array([len(x) for x in X], dtype=np.int64)  # by sample index
+        bucket_of = {n: bucket_length(n) for n in np.unique(length_of).tolist()}
+        buckets = np.array([bucket_of[n] for n in length_of[order].tolist()], dtype=np.int64)  # in ``order``
         batches, left_over = [], []
         met, first = np.unique(buckets, return_index=True)
         for bucket in met[np.argsort(first)]:  # in the order ``order`` meets them
@@ -192,7 +192,7 @@ class SortedPadded(Iterator):
         chunk = self.size * self.chunk_batches
         for start in range(0, len(left_over), chunk):
             indices = left_over[start:start + chunk]
-            batches += self._chunks(indices[np.argsort([len(X[i]) for i in indices], kind="stable")])
+            batches += self._chunks(indices[np.argsort(length_of[indices], kind="stable")])
         return [batches[b] for b in rng.permutation(len(batches))]
 
     def _prediction_order(self, X):
