@@ -49,6 +49,7 @@ def main(argv=None) -> None:
     parser.add_argument("--vectors", default=None, help="a GloVe/word2vec text file, or glove50")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--hidden", type=int, default=None)
+    parser.add_argument("--cell", choices=("gru", "lstm"), default=None, help="the recurrent layer (default: gru)")
     parser.add_argument("--word-drop", type=float, default=0.0, help="word dropout while training")
     parser.add_argument("--adversarial", type=float, default=None, help="adversarial training's push (0: off)")
     parser.add_argument("--min-df", type=int, default=None, help="keep words of at least this many training sentences")
@@ -65,6 +66,8 @@ def main(argv=None) -> None:
         settings["epochs"] = args.epochs
     if args.hidden:
         settings["hidden_size"] = args.hidden
+    if args.cell:
+        settings["cell"] = args.cell
     if args.word_drop:
         settings["word_drop"] = args.word_drop
     if args.adversarial is not None:
