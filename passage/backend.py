@@ -374,5 +374,11 @@ def _jax_mode():
     # first epoch with a warm cache 8.6 -> 8.0 s). Nor its shape inference (ShapeOpt): the JAX trace
     # knows every shape (``shape`` above), and without it a process's first training function
     # compiles in 0.77-0.81 s instead of 0.90-1.00 s, its prediction function in 0.07 s instead of
-    # 0.21 s (GRU 128, three fresh processes each; the steps run as fast).
-    return Mode(_ShapeFoldingJAXLinker(), RewriteDatabaseQuery(include=["fast_compile", "jax", "stabilize"], exclude=["ShapeOpt"]))
+    # 0.21 s (GRU 128, three fresh processes each; the steps run as fast). Nor the stabilize set's
+    # local_second_to_alloc: without shape inference, each Alloc it makes has PyTensor clone and
+    # constant-fold the whole graph above it to find its static shape; popcorn's default model
+    # (pooling, adversarial training) compiled its training function in 2.9-3.8 s with it and
+    # 2.0-3.0 s without (GRU 128, two fresh processes each, alternating; same epoch time).
+    rewrites = RewriteDatabaseQuery(include=["fast_compile", "jax", "stabilize"],
+                                    exclude=["ShapeOpt", "local_second_to_alloc"])
+    return Mode(_ShapeFoldingJAXLinker(), rewrites)
