@@ -30,7 +30,7 @@ def model(seed=0):
 
 def data(n=200):
     rng = np.random.default_rng(0)
-    X = [rng.integers(1, 20, length).tolist() for length in rng.integers(1, 70, n)]  # lengths of several buckets
+    X = [rng.integers(1, 20, length).tolist() for length in rng.integers(1, 24, n)]  # lengths of 7 buckets
     return X, rng.integers(0, 2, n)
 
 
