@@ -377,8 +377,9 @@ def _jax_mode():
     # 0.21 s (GRU 128, three fresh processes each; the steps run as fast). Nor the stabilize set's
     # local_second_to_alloc: without shape inference, each Alloc it makes has PyTensor clone and
     # constant-fold the whole graph above it to find its static shape; popcorn's default model
-    # (pooling, adversarial training) compiled its training function in 2.9-3.8 s with it and
-    # 2.0-3.0 s without (GRU 128, two fresh processes each, alternating; same epoch time).
+    # (pooling, adversarial training) builds and compiles its training function in 3.1-4.4 s
+    # (median 3.7) with it and 2.1-2.9 s (2.4) without (GRU 128, five fresh processes each,
+    # alternating; the same epoch time within the runs' noise).
     rewrites = RewriteDatabaseQuery(include=["fast_compile", "jax", "stabilize"],
                                     exclude=["ShapeOpt", "local_second_to_alloc"])
     return Mode(_ShapeFoldingJAXLinker(), rewrites)
