@@ -149,7 +149,7 @@ def test_multiclass_softmax_with_integer_labels():
 
 def test_multilabel_and_regression_outputs():
     rng = np.random.default_rng(7)
-    X = [rng.integers(1, 20, n).tolist() for n in rng.integers(1, 12, 400)]
+    X = [rng.integers(1, 20, n).tolist() for n in rng.integers(1, 12, 384)]  # 12 whole batches of 32
     has = np.array([[3 in x, 4 in x] for x in X], dtype=float)
     multilabel = RNN([OneHot(20), LstmRecurrent(16), Dense(2, activation="sigmoid")], cost="bce",
                      updater=Adam(lr=0.01), seed=0)
@@ -167,7 +167,7 @@ def test_multilabel_and_regression_outputs():
 
 def test_generic_real_valued_sequences_and_deep_input_output():
     rng = np.random.default_rng(8)
-    X = [rng.normal(size=(n, 3)) for n in rng.integers(1, 10, 300)]
+    X = [rng.normal(size=(n, 3)) for n in rng.integers(1, 10, 320)]  # 10 whole batches of 32
     Y = np.array([x[:, 0].sum() > 0 for x in X], dtype=float)
     model = RNN([Generic(3), Dense(16, activation="tanh"), GatedRecurrent(16, seq_output=True),
                  GatedRecurrent(16), Dense(8), Dense(1, activation="sigmoid")], updater=Adam(lr=0.01), seed=0)

@@ -66,10 +66,10 @@ def test_multiclass_integer_labels_and_multilabel_targets():
 
 def test_regressor_standardises_inside_and_predicts_in_the_users_units():
     y = 1000.0 + 500.0 * HAS  # far from zero mean and unit scale
-    reg = RNNRegressor(**SMALL).fit(TEXTS[:300], y[:300])
-    assert_allclose(reg.target_mean_, y[:300].mean()) and reg.predict(TEXTS[:3]).shape == (3,)
-    assert reg.score(TEXTS[300:], y[300:]) >= 0.8
-    both = RNNRegressor(**{**SMALL, "epochs": 1}).fit(TEXTS[:100], np.column_stack([y, -y])[:100])
+    reg = RNNRegressor(**SMALL).fit(TEXTS[:320], y[:320])  # 18 batches of 16 to train on, 2 held out
+    assert_allclose(reg.target_mean_, y[:320].mean()) and reg.predict(TEXTS[:3]).shape == (3,)
+    assert reg.score(TEXTS[320:], y[320:]) >= 0.8
+    both = RNNRegressor(**{**SMALL, "epochs": 1}).fit(TEXTS[:96], np.column_stack([y, -y])[:96])
     assert both.predict(TEXTS[:4]).shape == (4, 2)
 
 
@@ -93,7 +93,7 @@ def test_epoch_size_passes_over_a_small_training_set_several_times(caplog):
 
 def test_save_load_and_pickle_give_back_the_fitted_estimator(tmp_path):
     clf = RNNClassifier(**{**SMALL, "epochs": 1, "word_drop": 0.1, "epoch_size": 150, "adversarial": 0.05})
-    clf.fit(TEXTS[:100], LABELS[:100])
+    clf.fit(TEXTS[:96], LABELS[:96])  # 6 batches of 16
     clf.save(tmp_path / "clf.passage")
     loaded = load(tmp_path / "clf.passage")
     assert type(loaded) is RNNClassifier and loaded.get_params() == clf.get_params()
@@ -102,8 +102,8 @@ def test_save_load_and_pickle_give_back_the_fitted_estimator(tmp_path):
     assert_allclose(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS), rtol=1e-6)
     unpickled = pickle.loads(pickle.dumps(clf))
     assert_allclose(unpickled.predict_proba(TEXTS), clf.predict_proba(TEXTS), rtol=1e-6)
-    ids = [[1 + (i % 5), 2, 3 + (i % 2)] for i in range(40)]  # tokenizer=None: id sequences in
-    reg = RNNRegressor(**{**SMALL, "epochs": 1}, tokenizer=None).fit(ids, np.arange(40.0))
+    ids = [[1 + (i % 5), 2, 3 + (i % 2)] for i in range(32)]  # tokenizer=None: id sequences in
+    reg = RNNRegressor(**{**SMALL, "epochs": 1}, tokenizer=None).fit(ids, np.arange(32.0))
     reg.save(tmp_path / "reg.passage")
     assert_allclose(load(tmp_path / "reg.passage").predict(ids), reg.predict(ids), rtol=1e-6)
 
