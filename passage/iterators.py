@@ -41,13 +41,14 @@ def _longest(X: Sequence) -> int:
     return max(1, max((len(x) for x in X), default=0))
 
 
-def pad(sequences: Sequence, length: int, feature_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Right-pad ``sequences`` to ``length`` steps.
+def pad(sequences: Sequence, length: int, feature_size: int | None = None,
+        rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad ``sequences`` to ``length`` steps (and with empty sequences to ``rows``, if more).
 
     Returns ``(x, mask)``: x is ``(length, batch)`` int32 ids, or ``(length, batch, feature_size)``
     floats when ``feature_size`` is given; mask is ``(length, batch)`` float32, 1 on real steps.
     """
-    batch = len(sequences)
+    batch = max(len(sequences), rows or 0)
     if feature_size is None:
         x = np.full((length, batch), PAD, dtype=np.int32)
     else:
@@ -114,11 +115,21 @@ class Iterator:
         # a call of one batch keeps to the buckets: calls one sequence at a time share their shapes
         return self._planned(X, self._prediction_order(X), _longest(X) if len(X) > self.size else None)
 
-    def batches(self, X: Sequence, plan: list[tuple[np.ndarray, int]]) -> Iterating:
-        """Yield the ``(indices, x, mask)`` batches of ``plan``; the caller takes each batch's labels,
-        or writes its outputs, at ``indices``."""
+    def prediction_rows(self, plan: list[tuple[np.ndarray, int]]) -> int:
+        """The rows every prediction batch of ``plan`` is padded to (with empty sequences, whose
+        outputs are dropped), so that few shapes compile: the batch size when there are several
+        batches (the last, smaller one fills up), else the next power of two (calls of a few
+        sequences share a few shapes), at most the batch size."""
+        if len(plan) != 1:
+            return self.size
+        return min(self.size, 1 << (len(plan[0][0]) - 1).bit_length())
+
+    def batches(self, X: Sequence, plan: list[tuple[np.ndarray, int]], rows: int | None = None) -> Iterating:
+        """Yield the ``(indices, x, mask)`` batches of ``plan``, each of at least ``rows`` sequences
+        (empty ones after those of ``indices``); the caller takes each batch's labels, or writes
+        its outputs, at ``indices``."""
         for indices, length in plan:
-            x, mask = pad([X[i] for i in indices], length, self.feature_size)
+            x, mask = pad([X[i] for i in indices], length, self.feature_size, rows)
             yield indices, x, mask
 
     def train(self, X: Sequence, rng: np.random.Generator) -> Iterating:

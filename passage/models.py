@@ -315,13 +315,14 @@ class RNN:
     def _predict_sequences(self, sequences, batch_size: int | None):
         iterator = self._iterator(batch_size)
         plan = iterator.prediction_plan(sequences)
+        rows = iterator.prediction_rows(plan)  # the last batch fills up with empty rows: no shape of its own
 
         def batches():
             if not plan:
                 return
             function, _ = self._function("predict")
-            with self._compiles_ahead("predict", iterator, sequences, None, plan) as compiles:
-                for indices, x, mask in iterator.batches(sequences, plan):
+            with self._compiles_ahead("predict", iterator, sequences, None, plan, rows) as compiles:
+                for indices, x, mask in iterator.batches(sequences, plan, rows):
                     arguments = self._arguments("predict", None, indices, x, mask)
                     compiles.ready(arguments)
                     yield indices, np.asarray(function(*arguments)), mask
@@ -352,16 +353,17 @@ class RNN:
             arguments += self._function(kind)[1].draw(rng, *x.shape[:2])
         return arguments
 
-    def _compiles_ahead(self, kind: str, iterator: iterators.Iterator, X, Y, plan) -> ahead.Ahead:
+    def _compiles_ahead(self, kind: str, iterator: iterators.Iterator, X, Y, plan,
+                        rows: int | None = None) -> ahead.Ahead:
         """The background compiles of the new batch shapes of a pass of ``kind`` over ``plan``, the
-        iterator's plan of ``X`` (:mod:`passage.ahead`)."""
+        iterator's plan of ``X``, its batches padded to ``rows`` (:mod:`passage.ahead`)."""
         rng = np.random.default_rng(0)  # the dropout masks' values do not matter here, only their shapes
 
         def arguments(indices, length):
-            _, x, mask = next(iterator.batches(X, [(indices, length)]))
+            _, x, mask = next(iterator.batches(X, [(indices, length)], rows))
             return self._arguments(kind, Y, indices, x, mask, rng)
         return ahead.Ahead(self._function(kind)[0],
-                           (((length, len(indices)), functools.partial(arguments, indices, length))
+                           (((length, max(len(indices), rows or 0)), functools.partial(arguments, indices, length))
                             for indices, length in plan), self._shapes_ahead.setdefault(kind, set()))
 
     def _score(self, X, Y, score, batch_size: int) -> tuple[float, float]:

@@ -55,7 +55,8 @@ class Output:
         raise NotImplementedError
 
     def collect(self, n: int, batches) -> list | np.ndarray:
-        """All predictions, in input order, from ``(indices, outputs, mask)`` batches."""
+        """All predictions, in input order, from ``(indices, outputs, mask)`` batches (a batch may
+        hold empty rows after those of ``indices``: their outputs are dropped)."""
         raise NotImplementedError
 
     def rows(self, Y, P) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +103,7 @@ class PerSequence(Output):
     def collect(self, n, batches):
         outputs = np.zeros((n, self.n_out), dtype=backend.floatX())
         for indices, P, _ in batches:
-            outputs[indices] = P  # P: (B, n_out)
+            outputs[indices] = P[:len(indices)]  # P: (B, n_out)
         return outputs
 
     def rows(self, Y, P):

@@ -124,6 +124,25 @@ def test_pytensor_compiles_each_kind_once_whatever_the_batch_shapes(monkeypatch)
     assert_allclose(together[:10], one_by_one, rtol=1e-5)
 
 
+def test_prediction_fills_a_smaller_batch_with_empty_rows_and_drops_their_outputs(monkeypatch):
+    """70 sequences in batches of 8: the last 6 fill up to 8 rows, a call of 5 takes 8 rows, so
+    every batch the predict function sees has 8 rows (no shape compiles for the remainder); the
+    outputs are still one per sequence, those of one sequence at a time."""
+    from passage import ahead
+    monkeypatch.setattr(ahead, "enabled", False)  # the spy below is no function to compile ahead
+    rng = np.random.default_rng(9)
+    X = [rng.integers(1, 30, n).tolist() for n in rng.integers(2, 20, 70)]
+    model = tiny_model(verbose=0)
+    one_by_one = np.concatenate([model.predict([x]) for x in X])
+    function, _ = model._function("predict")
+    rows = []
+    monkeypatch.setitem(model._functions, "predict", (lambda x, mask: rows.append(x.shape[1]) or function(x, mask), None))
+    together, few = model.predict(X, batch_size=8), model.predict(X[:5], batch_size=8)
+    assert set(rows) == {8} and together.shape == (70, 1) and few.shape == (5, 1)
+    assert_allclose(together, one_by_one, rtol=1e-5)
+    assert_allclose(few, one_by_one[:5], rtol=1e-5)
+
+
 def test_same_seed_gives_identical_weights():
     X, Y = marker_task(200, np.random.default_rng(5))
     weights = []
