@@ -378,8 +378,9 @@ def _jax_mode():
     # local_second_to_alloc: without shape inference, each Alloc it makes has PyTensor clone and
     # constant-fold the whole graph above it to find its static shape; popcorn's default model
     # (pooling, adversarial training) builds and compiles its training function in 3.1-4.4 s
-    # (median 3.7) with it and 2.1-2.9 s (2.4) without (GRU 128, five fresh processes each,
-    # alternating; the same epoch time within the runs' noise).
+    # (median 3.7) with it and 2.1-2.9 s (2.4) without, read both ways 5.7-8.2 s (7.8) and
+    # 2.9-4.2 s (3.1) (GRU 128, five fresh processes each, alternating; the same epoch time
+    # within the runs' noise).
     rewrites = RewriteDatabaseQuery(include=["fast_compile", "jax", "stabilize"],
                                     exclude=["ShapeOpt", "local_second_to_alloc"])
     return Mode(_ShapeFoldingJAXLinker(), rewrites)
