@@ -377,10 +377,9 @@ def _jax_mode():
     # 0.21 s (GRU 128, three fresh processes each; the steps run as fast). Nor the stabilize set's
     # local_second_to_alloc: without shape inference, each Alloc it makes has PyTensor clone and
     # constant-fold the whole graph above it to find its static shape; popcorn's default model
-    # (pooling, adversarial training) builds and compiles its training function in 3.1-4.4 s
-    # (median 3.7) with it and 2.1-2.9 s (2.4) without, read both ways 5.7-8.2 s (7.8) and
-    # 2.9-4.2 s (3.1) (GRU 128, five fresh processes each, alternating; the same epoch time
-    # within the runs' noise).
+    # (pooling, adversarial training) builds and compiles its training function in a median 2.9 s
+    # with it and 2.1 s without, read both ways 6.4 s and 3.5 s (GRU 128; benchmarks/bench_rewrite.py,
+    # five fresh processes each; the same epoch time within the runs' noise).
     rewrites = RewriteDatabaseQuery(include=["fast_compile", "jax", "stabilize"],
                                     exclude=["ShapeOpt", "local_second_to_alloc"])
     return Mode(_ShapeFoldingJAXLinker(), rewrites)

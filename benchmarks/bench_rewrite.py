@@ -1,0 +1,65 @@
+"""What PyTensor's ``local_second_to_alloc`` rewrite costs the JAX mode's compile (README, Speed).
+
+    python benchmarks/bench_rewrite.py            # 5 fresh processes per setting and model, alternating
+
+Builds popcorn's default model (Embedding 128, GRU 128 with pooling max + mean, adversarial training;
+the estimator's defaults) and the same read both ways (``popcorn --best``'s classifier), and times
+building + compiling its training function with the rewrite left out (Passage's JAX mode) and put
+back. Each measurement runs in a fresh process, so no cache of an earlier graph helps.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import subprocess
+import sys
+import time
+
+
+def child(setting: str, both_ways: bool) -> None:
+    from pytensor.compile.mode import Mode
+    from pytensor.graph.rewriting.db import RewriteDatabaseQuery
+
+    from passage import backend
+    from passage.layers import Bidirectional, Dense, Embedding, GatedRecurrent, Pooling
+    from passage.models import RNN
+
+    passages_mode = backend._jax_mode
+
+    @functools.cache
+    def mode():
+        exclude = ["ShapeOpt"] + (["local_second_to_alloc"] if setting == "without" else [])
+        return Mode(passages_mode().linker,
+                    RewriteDatabaseQuery(include=["fast_compile", "jax", "stabilize"], exclude=exclude))
+    backend._jax_mode = mode
+    recurrent = GatedRecurrent(128, seq_output=True, p_drop=0.5)
+    model = RNN([Embedding(128, 20000, adversarial=0.05), Bidirectional(recurrent) if both_ways else recurrent,
+                 Pooling(("max", "mean")), Dense(1, activation="sigmoid")], cost="bce", seed=0, verbose=0)
+    start = time.time()
+    model._function("train")
+    print(time.time() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1] == "both")
+        return
+    for model in ("forward", "both"):
+        seconds = {"with": [], "without": []}
+        for _ in range(args.runs):
+            for setting in ("with", "without"):
+                out = subprocess.run([sys.executable, __file__, "--child", setting, model],
+                                     capture_output=True, text=True, check=True).stdout
+                seconds[setting].append(float(out.split()[-1]))
+        for setting, times in seconds.items():
+            print(f"{model:8s} {setting:8s} local_second_to_alloc: training function built + compiled in "
+                  f"{min(times):.1f}-{max(times):.1f} s (median {statistics.median(times):.1f}; {args.runs} processes)")
+
+
+if __name__ == "__main__":
+    main()
