@@ -10,7 +10,6 @@ back. Each measurement runs in a fresh process, so no cache of an earlier graph 
 from __future__ import annotations
 
 import argparse
-import functools
 import statistics
 import subprocess
 import sys
@@ -18,21 +17,14 @@ import time
 
 
 def child(setting: str, both_ways: bool) -> None:
-    from pytensor.compile.mode import Mode
-    from pytensor.graph.rewriting.db import RewriteDatabaseQuery
-
     from passage import backend
     from passage.layers import Bidirectional, Dense, Embedding, GatedRecurrent, Pooling
     from passage.models import RNN
 
-    passages_mode = backend._jax_mode
-
-    @functools.cache
-    def mode():
-        exclude = ["ShapeOpt"] + (["local_second_to_alloc"] if setting == "without" else [])
-        return Mode(passages_mode().linker,
-                    RewriteDatabaseQuery(include=["fast_compile", "jax", "stabilize"], exclude=exclude))
-    backend._jax_mode = mode
+    if setting == "with":  # Passage's JAX mode with this one rewrite put back
+        excluded = tuple(r for r in backend.JAX_EXCLUDED_REWRITES if r != "local_second_to_alloc")
+        passages_mode = backend._jax_mode
+        backend._jax_mode = lambda: passages_mode(excluded)
     recurrent = GatedRecurrent(128, seq_output=True, p_drop=0.5)
     model = RNN([Embedding(128, 20000, adversarial=0.05), Bidirectional(recurrent) if both_ways else recurrent,
                  Pooling(("max", "mean")), Dense(1, activation="sigmoid")], cost="bce", seed=0, verbose=0)

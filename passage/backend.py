@@ -343,9 +343,13 @@ def _install_shape_folding() -> None:
         return lambda start, stop, step: jax.numpy.arange(int(start), int(stop), int(step), dtype=op.dtype)
 
 
+JAX_EXCLUDED_REWRITES = ("ShapeOpt", "local_second_to_alloc")  # why each: the comment in _jax_mode
+
+
 @functools.cache
-def _jax_mode():
-    """PyTensor's JAX mode with :class:`_ShapeFoldingJAXLinker` (made once)."""
+def _jax_mode(excluded: tuple[str, ...] = JAX_EXCLUDED_REWRITES):
+    """PyTensor's JAX mode with :class:`_ShapeFoldingJAXLinker`, without the ``excluded`` rewrites
+    (made once)."""
     from pytensor.compile.mode import Mode
     from pytensor.graph.rewriting.db import RewriteDatabaseQuery
     from pytensor.link.jax.linker import JAXLinker
@@ -380,6 +384,5 @@ def _jax_mode():
     # (pooling, adversarial training) builds and compiles its training function in a median 2.9 s
     # with it and 2.1 s without, read both ways 6.4 s and 3.5 s (GRU 128; benchmarks/bench_rewrite.py,
     # five fresh processes each; the same epoch time within the runs' noise).
-    rewrites = RewriteDatabaseQuery(include=["fast_compile", "jax", "stabilize"],
-                                    exclude=["ShapeOpt", "local_second_to_alloc"])
+    rewrites = RewriteDatabaseQuery(include=["fast_compile", "jax", "stabilize"], exclude=list(excluded))
     return Mode(_ShapeFoldingJAXLinker(), rewrites)
