@@ -18,10 +18,16 @@ sigmoid), binary cross-entropy, Adam 0.001, batches of 64 that Passage's SortedP
 Printed per cell: the first epoch (compiles included) and the median of the warm epochs after it,
 each peer's warm epoch over Passage's, and how many functions Passage's PyTensor compiled.
 
+On a GPU (a CUDA build of jax and of PyTorch) every framework runs there: PyTorch's GRU and LSTM are
+cuDNN's. ``--precision`` puts the float32 matrix products of all frameworks at one precision
+(``benchmarks/precision.py``: PyTorch's cuDNN layers use TF32 by default, Passage float32);
+``--batch`` changes the batch size of every framework.
+
     python benchmarks/bench_text.py                   # GRU and LSTM at 128 and 512 units, ~25 minutes
     python benchmarks/bench_text.py --cells gru128    # one cell
     python benchmarks/bench_text.py --peers keras     # only some peers ("": Passage alone; torch padded, torch bucketed,
                                                       # torch packed, keras)
+    python benchmarks/bench_text.py --cells gru128 --batch 256 --precision float32   # on a GPU
 
 Needs ``pip install .[bench]`` (PyTorch, Keras) for the peers; without them only Passage runs.
 Run it on an idle machine, nothing else running (two busy processes on two cores ruin both figures).
@@ -38,6 +44,8 @@ import tempfile
 import time
 
 import numpy as np
+
+import precision
 
 BATCH, MAX_LEN, EMBEDDING = 64, 400, 128
 CELLS = {"gru128": ("GatedRecurrent", 128, 4000), "lstm128": ("LstmRecurrent", 128, 4000),
@@ -56,15 +64,16 @@ def workload(reviews: int):
     return tokenizer.fit_transform(texts), np.asarray(labels[:reviews], dtype=np.float32), tokenizer.n_features
 
 
-def epoch_batches(X, epoch: int):
+def epoch_batches(X, epoch: int, batch: int):
     """Passage's SortedPadded training batches for ``epoch``: ``(indices, x (T, B), mask (T, B))``."""
     from passage.iterators import SortedPadded
 
-    return list(SortedPadded(BATCH).train(X, np.random.default_rng(epoch)))
+    return list(SortedPadded(batch).train(X, np.random.default_rng(epoch)))
 
 
-def passage_child(cell: str, epochs: int) -> dict:
+def passage_child(cell: str, epochs: int, batch: int) -> dict:
     from passage import layers
+    from passage.backend import device
     from passage.layers import Dense, Embedding
     from passage.models import RNN
 
@@ -75,16 +84,18 @@ def passage_child(cell: str, epochs: int) -> dict:
     times, faults = [], []
     for _ in range(epochs):
         start, faulted = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        model.fit(X, Y, batch_size=BATCH, n_epochs=1)
+        model.fit(X, Y, batch_size=batch, n_epochs=1)
         times.append(time.perf_counter() - start)
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faulted)
     ids = sum(len(x) for x in X)
-    return {"times": times, "faults": faults, "functions": len(model._functions), "ids": ids}
+    return {"times": times, "faults": faults, "functions": len(model._functions), "ids": ids, "device": device()}
 
 
-def torch_times(cell: str, epochs: int, packed: bool, bucketed: bool) -> list[float]:
+def torch_times(cell: str, epochs: int, batch: int, packed: bool, bucketed: bool) -> list[float]:
     import torch
     torch.set_flush_denormal(True)  # as XLA's CPU runtime does; unflushed, a GRU 512 backward took 10 s, not 0.35 s
+    precision.apply_to_torch(torch)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
 
     layer, hidden, reviews = CELLS[cell]
     X, Y, n_features = workload(reviews)
@@ -92,36 +103,39 @@ def torch_times(cell: str, epochs: int, packed: bool, bucketed: bool) -> list[fl
     embedding = torch.nn.Embedding(n_features, EMBEDDING)
     recurrent = {"GatedRecurrent": torch.nn.GRU, "LstmRecurrent": torch.nn.LSTM}[layer](EMBEDDING, hidden)
     dense = torch.nn.Linear(hidden, 1)
+    embedding, recurrent, dense = embedding.to(device), recurrent.to(device), dense.to(device)
     parameters = [*embedding.parameters(), *recurrent.parameters(), *dense.parameters()]
     optimizer, loss = torch.optim.Adam(parameters, lr=0.001), torch.nn.BCEWithLogitsLoss()
 
     def step(indices, x, mask):
         lengths = mask.sum(axis=0).astype(np.int64)
-        ids = torch.as_tensor(x if bucketed else x[:lengths.max()], dtype=torch.long)
+        ids = torch.as_tensor(x if bucketed else x[:lengths.max()], dtype=torch.long, device=device)
         inputs = embedding(ids)
-        if packed:
+        if packed:  # lengths stay on the CPU, as pack_padded_sequence asks
             sequence = torch.nn.utils.rnn.pack_padded_sequence(inputs, torch.as_tensor(lengths), enforce_sorted=False)
             _, final = recurrent(sequence)
             last = (final[0] if isinstance(final, tuple) else final)[-1]  # (B, hidden)
         else:
             states, _ = recurrent(inputs)  # (T, B, hidden)
-            last = states[torch.as_tensor(lengths - 1), torch.arange(len(lengths))]
+            last = states[torch.as_tensor(lengths - 1, device=device), torch.arange(len(lengths), device=device)]
         optimizer.zero_grad()
-        cost = loss(dense(last), torch.as_tensor(Y[indices])[:, None])
+        cost = loss(dense(last), torch.as_tensor(Y[indices], device=device)[:, None])
         cost.backward()
         optimizer.step()
 
     times = []
     for epoch in range(epochs):
-        batches = epoch_batches(X, epoch)
+        batches = epoch_batches(X, epoch, batch)
         start = time.perf_counter()
-        for batch in batches:
-            step(*batch)
+        for one in batches:
+            step(*one)
+        if device == "cuda":
+            torch.cuda.synchronize()  # the epoch ends when its last step has run, not when it was queued
         times.append(time.perf_counter() - start)
     return times
 
 
-def keras_times(cell: str, epochs: int) -> list[float]:
+def keras_times(cell: str, epochs: int, batch: int) -> list[float]:
     os.environ["KERAS_BACKEND"] = "jax"
     import keras
 
@@ -135,7 +149,7 @@ def keras_times(cell: str, epochs: int) -> list[float]:
     model.compile(optimizer=keras.optimizers.Adam(0.001), loss="binary_crossentropy")
     times = []
     for epoch in range(epochs):
-        batches = epoch_batches(X, epoch)
+        batches = epoch_batches(X, epoch, batch)
         start = time.perf_counter()
         for indices, x, _ in batches:
             model.train_on_batch(x.T, Y[indices][:, None])  # batch-major; id 0 is padding
@@ -143,16 +157,16 @@ def keras_times(cell: str, epochs: int) -> list[float]:
     return times
 
 
-def child(kind: str, cell: str, epochs: int) -> dict:
+def child(kind: str, cell: str, epochs: int, batch: int) -> dict:
     if kind == "passage":
-        return passage_child(cell, epochs)
+        return passage_child(cell, epochs, batch)
     if kind == "keras":
-        return {"times": keras_times(cell, epochs)}
-    return {"times": torch_times(cell, epochs, packed=kind == "torch packed", bucketed=kind == "torch bucketed")}
+        return {"times": keras_times(cell, epochs, batch)}
+    return {"times": torch_times(cell, epochs, batch, packed=kind == "torch packed", bucketed=kind == "torch bucketed")}
 
 
-def run_child(kind: str, cell: str, epochs: int, environment=None) -> dict | None:
-    command = [sys.executable, __file__, "--child", json.dumps([kind, cell, epochs])]
+def run_child(kind: str, cell: str, epochs: int, batch: int, environment=None) -> dict | None:
+    command = [sys.executable, __file__, "--child", json.dumps([kind, cell, epochs, batch])]
     environment = dict(environment or os.environ, KERAS_BACKEND="jax")
     done = subprocess.run(command, capture_output=True, text=True, env=environment)
     if done.returncode != 0:
@@ -172,37 +186,44 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="epochs per run: the first, then warm ones")
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated, of " + ", ".join(PEERS))
     parser.add_argument("--packed", action="store_true", help="PyTorch's packed sequences at 512 units too")
+    parser.add_argument("--batch", type=int, default=BATCH, help="sequences per batch")
+    precision.add_argument(parser)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*json.loads(args.child))))
         return
+    products = precision.choose(args.precision)
     peers = [p for p in args.peers.split(",") if p and available("keras" if p == "keras" else "torch")]
-    print(f"IMDB reviews (popcorn tokenizer, cut to {MAX_LEN} ids), Embedding {EMBEDDING}, batches of {BATCH}, "
-          f"Adam; seconds per epoch; warm = median of epochs 2..{args.epochs}")
+    print(f"IMDB reviews (popcorn tokenizer, cut to {MAX_LEN} ids), Embedding {EMBEDDING}, batches of {args.batch}, "
+          f"Adam; seconds per epoch; warm = median of epochs 2..{args.epochs}; matrix products: {products}")
     print(f"{'cell':9}{'reviews':>8}{'ids':>9}  {'run':24}{'first':>8}{'warm':>8}{'warm / Passage':>16}")
     for cell in args.cells.split(","):
         _, _, reviews = CELLS[cell]
         with tempfile.TemporaryDirectory() as cache:
             environment = dict(os.environ, XDG_CACHE_HOME=cache)
-            cold = run_child("passage", cell, args.epochs, environment)
-            warm_cache = run_child("passage", cell, args.epochs, environment)
+            cold = run_child("passage", cell, args.epochs, args.batch, environment)
+            warm_cache = run_child("passage", cell, args.epochs, args.batch, environment)
         if cold is None or warm_cache is None:
             continue
         ours = float(np.median(cold["times"][1:] + warm_cache["times"][1:]))
-        rows = [("Passage, cold cache", cold["times"]), ("Passage, warm cache", warm_cache["times"])]
-        for peer in peers:
-            if peer == "torch packed" and CELLS[cell][1] > 128 and not args.packed:
-                continue
-            measured = run_child(peer, cell, 2 if peer == "torch packed" else args.epochs)
-            if measured:
-                rows.append((peer, measured["times"]))
-        for name, times in rows:
+
+        def row(name, times):  # printed as soon as measured: a run stopped midway keeps the rows before
             warm = float(np.median(times[1:]))
             ratio = "" if name.startswith("Passage") else f"{warm / ours:.2f}x"
             print(f"{cell:9}{reviews:8,}{cold['ids']:9,}  {name:24}{times[0]:8.1f}{warm:8.1f}{ratio:>16}", flush=True)
+
+        row("Passage, cold cache", cold["times"])
+        row("Passage, warm cache", warm_cache["times"])
         print(f"{'':28}Passage compiled {cold['functions']} PyTensor functions; first epoch / warm epoch: "
-              f"{cold['times'][0] / ours:.2f} (cold cache), {warm_cache['times'][0] / ours:.2f} (warm cache)")
+              f"{cold['times'][0] / ours:.2f} (cold cache), {warm_cache['times'][0] / ours:.2f} (warm cache); "
+              f"ran on {cold['device']}", flush=True)
+        for peer in peers:
+            if peer == "torch packed" and CELLS[cell][1] > 128 and not args.packed:
+                continue
+            measured = run_child(peer, cell, 2 if peer == "torch packed" else args.epochs, args.batch)
+            if measured:
+                row(peer, measured["times"])
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ to one RNN epoch (the talk's "RNN is about 250x slower on CPU than a linear mode
 
     python benchmarks/bench_train.py            # about 5 minutes on 2 cores
     python benchmarks/bench_train.py --quick    # the large configuration's GRUs and LSTM only
+    python benchmarks/bench_train.py --quick --layers GatedRecurrent --precision tf32   # on a GPU (precision.py)
 
 Run it on an idle machine: two busy processes on two cores slow each other several-fold.
 Each Passage measurement runs in a fresh process, so compile times and peak memory are its own.
@@ -28,6 +29,8 @@ import tempfile
 import time
 
 import numpy as np
+
+import precision
 
 VOCABULARY, BATCH, LENGTH = 20000, 64, 200
 CONFIGURATIONS = {"large": (256, 512), "small": (128, 128)}
@@ -120,6 +123,7 @@ def measure_torch(layer: str, embedding: int, hidden: int, steps: int) -> dict |
     except ImportError:
         return None
     torch.set_flush_denormal(True)  # as XLA's CPU runtime does; unflushed, a GRU 512 backward took 10 s, not 0.35 s
+    precision.apply_to_torch(torch)
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
     class Model(torch.nn.Module):
@@ -249,6 +253,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="large configuration, GRU and LSTM, no IMDB figures")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--no-imdb", action="store_true", help="skip the IMDB figures (padding, scoring, TF-IDF)")
+    parser.add_argument("--layers", help=f"comma-separated, of {', '.join(GATES)} (default: all; --quick: GRUs, LSTM)")
+    precision.add_argument(parser)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--keras-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -258,14 +264,19 @@ def main() -> None:
     if args.keras_child:
         print(json.dumps(keras_child(*json.loads(args.keras_child))))
         return
+    products = precision.choose(args.precision)
     peak = matmul_gflops()
     print(f"numpy float32 matrix product (2048^3): {peak:.0f} GFLOP/s; batch {BATCH}, length {LENGTH}, "
-          f"vocabulary {VOCABULARY:,}, Adam, float32")
+          f"vocabulary {VOCABULARY:,}, Adam, float32; matrix products: {products}")
     header = (f"{'layer':17}{'emb/hid':>8}{'train tok/s':>12}{'GFLOP/s':>9}{'% peak':>7}{'predict tok/s':>14}"
               f"{'compile cold/warm s':>20}{'peak MB':>8}{'torch train tok/s':>18}{'x torch':>8}{'torch pred':>11}{'x':>6}"
               f"{'keras train tok/s':>18}{'x keras':>8}{'keras compile s':>16}")
     print(header)
     layers = ("GatedRecurrent", "GRU reset_after", "LstmRecurrent") if args.quick else tuple(GATES)
+    if args.layers:
+        layers = tuple(args.layers.split(","))
+        if set(layers) - set(GATES):
+            parser.error(f"--layers: {', '.join(sorted(set(layers) - set(GATES)))} not among {', '.join(GATES)}")
     configurations = {"large": CONFIGURATIONS["large"]} if args.quick else CONFIGURATIONS
     tokens = BATCH * LENGTH
     speeds = {}
@@ -289,12 +300,14 @@ def main() -> None:
                          f"{keras_peer['compile']:16.1f}")
             print(line, flush=True)
     if "device_peak" in ours:
-        print(f"% peak on the GPU: of jax's float32 8192^3 matrix product there, {ours['device_peak']:,.0f} GFLOP/s")
+        print(f"% peak on the GPU: of jax's float32 8192^3 matrix product there (at the precision above), "
+              f"{ours['device_peak']:,.0f} GFLOP/s")
     print(f"Passage ran on: {ours['device']}" + (f"; PyTorch {peer['version']} on {peer['device']}" if peer else
                                                   "; PyTorch not installed (pip install .[bench]) so no peer"))
-    gru, lstm = speeds[("GatedRecurrent", "large")], speeds[("LstmRecurrent", "large")]
-    print(f"GRU / LSTM training speed (large): {gru / lstm:.2f}x (the talk: 1.5-1.75x)")
-    if not (args.quick or args.no_imdb):
+    gru, lstm = speeds.get(("GatedRecurrent", "large")), speeds.get(("LstmRecurrent", "large"))
+    if gru and lstm:
+        print(f"GRU / LSTM training speed (large): {gru / lstm:.2f}x (the talk: 1.5-1.75x)")
+    if gru and not (args.quick or args.no_imdb):
         imdb_figures(gru)
 
 

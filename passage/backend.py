@@ -59,7 +59,7 @@ from pytensor.gradient import DisconnectedType, disconnected_grad  # noqa: E402
 if "floatX" not in _user_flags:
     pytensor.config.floatX = "float32"  # also when pytensor was imported before us, flags unread
 
-__all__ = ["T", "MODES", "mode", "device", "set_mode", "floatX", "precision", "shared",
+__all__ = ["T", "MODES", "mode", "device", "matmul_precision", "set_mode", "floatX", "precision", "shared",
            "scan", "grad", "vjp", "custom_gradient", "function", "compiles_per_shape", "compile_for",
            "tensor_input"]
 
@@ -343,6 +343,25 @@ def _install_shape_folding() -> None:
         return lambda start, stop, step: jax.numpy.arange(int(start), int(stop), int(step), dtype=op.dtype)
 
 
+def matmul_precision(platform: str | None = None) -> str | None:
+    """The precision of float32 matrix products that JAX-mode functions are traced with: ``"highest"``
+    (true float32) on a GPU, ``None`` (JAX's own default) elsewhere or when the user has chosen one.
+
+    On NVIDIA GPUs JAX's default rounds float32 inputs of a matrix product to TensorFloat-32 (10 bits
+    of mantissa, about 1e-3 relative error); Passage's models are float32 and give the same numbers
+    on a CPU and a GPU, within float32 rounding. At the batch sizes of text models a recurrent step's
+    products are too small for the faster TF32 tensor cores to shorten an epoch much (README, "On a
+    GPU"). To choose yourself, set JAX's own option, which Passage then leaves alone, e.g.
+    ``JAX_DEFAULT_MATMUL_PRECISION=tensorfloat32`` (or ``jax.config.update(...)`` before the first fit).
+    ``platform`` is JAX's default backend unless given ("cpu", "gpu", "tpu").
+    """
+    import jax
+
+    if jax.config.jax_default_matmul_precision is not None:
+        return None
+    return "highest" if (platform or jax.default_backend()) == "gpu" else None
+
+
 JAX_EXCLUDED_REWRITES = ("ShapeOpt", "local_second_to_alloc")  # why each: the comment in _jax_mode
 
 
@@ -364,6 +383,18 @@ def _jax_mode(excluded: tuple[str, ...] = JAX_EXCLUDED_REWRITES):
                 return super().fgraph_convert(*args, **kwargs)
             finally:
                 _folding_shapes = False
+
+        def jit_compile(self, fn):
+            precision = matmul_precision()
+            if precision is None:
+                return super().jit_compile(fn)
+
+            @functools.wraps(fn)
+            def traced_at_precision(*args):  # dots take their precision when traced, so set it there
+                import jax
+                with jax.default_matmul_precision(precision):
+                    return fn(*args)
+            return super().jit_compile(traced_at_precision)
 
         def create_jitable_thunk(self, *args, **kwargs):
             thunks, nodes, jitted = super().create_jitable_thunk(*args, **kwargs)

@@ -118,3 +118,35 @@ def test_recurrent_gradients_agree_across_modes():
         backend.set_mode("JAX")
     for j, c in zip(jax_gradients, c_gradients):
         np.testing.assert_allclose(c, j, rtol=1e-4, atol=1e-6)
+
+
+def test_float32_products_are_full_precision_on_a_gpu_unless_the_user_chose():
+    """JAX's GPU default rounds float32 products to TensorFloat-32; ours stay float32 there."""
+    import jax
+
+    assert backend.matmul_precision("gpu") == "highest"
+    assert backend.matmul_precision("cpu") is None
+    try:
+        jax.config.update("jax_default_matmul_precision", "tensorfloat32")
+        assert backend.matmul_precision("gpu") is None  # JAX's own setting, which the user chose, decides
+    finally:
+        jax.config.update("jax_default_matmul_precision", None)
+
+
+def test_every_product_of_a_recurrent_gradient_is_traced_at_the_chosen_precision(monkeypatch):
+    import jax
+    from passage.layers import GatedRecurrent
+
+    monkeypatch.setattr(backend, "matmul_precision", lambda platform=None: "highest")  # as on a GPU
+    layer = GatedRecurrent(size=3, seq_output=True)
+    layer.build(2, np.random.default_rng(0))
+    X = backend.tensor_input("x", "float32", (None, None, 2))
+    M = backend.tensor_input("mask", "float32", (None, None))
+    cost = (layer.output(X, M, train=False, masks=None) ** 2).sum()
+    function = backend.function([X, M], backend.grad(cost, layer.params))
+    shapes = [jax.ShapeDtypeStruct((4, 2, 2), "float32"), jax.ShapeDtypeStruct((4, 2), "float32")]
+    shared = [storage[0] for storage in function.maker.linker.thunk_inputs[2:]]
+    products = re.findall(r"dot_general.*?precision = \[(\w+), (\w+)\]",
+                          function.maker.linker.jitted.lower(*shapes, *shared).as_text())
+    assert len(products) >= 4  # input and recurrent products, forward (in the loop) and backward
+    assert set(products) == {("HIGHEST", "HIGHEST")}
