@@ -155,8 +155,9 @@ def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser.add_argument("--lm-vocabulary", type=int, default=8000, help="how many of the most frequent ids "
                         "the language model predicts")
     parser.add_argument("--bidirectional", action="store_true", help="read each review both ways")
-    parser.add_argument("--pool", default="max,mean", help="summarise the GRU's states over time: max, mean, "
-                        "last or a comma-separated mix; '' for the state after the last word (the talk's)")
+    parser.add_argument("--pool", default="last,max,mean", help="summarise the GRU's states over time: max, "
+                        "mean, last or a comma-separated mix (default: all three side by side); '' for the state "
+                        "after the last word alone (the talk's)")
     parser.add_argument("--blend", action="store_true", help="also report the RNN averaged with TF-IDF + "
                         "logistic regression, the weight chosen on a held-out tenth (the Kaggle winners' way)")
     parser.add_argument("--best", action="store_true", help="the best recipe measured: --bidirectional "

@@ -8,7 +8,7 @@ import pytest
 from passage.cli import main
 from test_sklearn import LABELS, TEXTS
 
-SMALL = ["--epochs", "8", "--epoch-size", "0", "--batch-size", "16", "--embedding-size", "8", "--hidden-size", "8",
+SMALL = ["--epochs", "8", "--epoch-size", "0", "--batch-size", "16", "--embedding-size", "16", "--hidden-size", "16",
          "--lr", "0.02", "--min-df", "1", "--seed", "0", "--quiet"]
 
 

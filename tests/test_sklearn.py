@@ -34,7 +34,9 @@ def texts_with(marker_rate, n, seed):
 
 TEXTS, HAS = texts_with(0.5, 400, 0)
 LABELS = np.where(HAS, "good", "bad")
-SMALL = dict(embedding_size=8, hidden_size=8, epochs=10, epoch_size=None, batch_size=16, lr=0.02, random_state=0,
+# 16 units learn the keyword task from every seed tried (4 of 4, with and without the last state pooled);
+# with 8, one seed in three got stuck (accuracy 0.65 or 0.86, depending on the pooling)
+SMALL = dict(embedding_size=16, hidden_size=16, epochs=10, epoch_size=None, batch_size=16, lr=0.02, random_state=0,
              min_df=1)
 
 
