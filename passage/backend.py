@@ -350,8 +350,8 @@ def matmul_precision(platform: str | None = None) -> str | None:
     On NVIDIA GPUs JAX's default rounds float32 inputs of a matrix product to TensorFloat-32 (10 bits
     of mantissa, about 1e-3 relative error); Passage's models are float32 and give the same numbers
     on a CPU and a GPU, within float32 rounding. At the batch sizes of text models a recurrent step's
-    products are too small for the faster TF32 tensor cores to shorten an epoch much (README, "On a
-    GPU"). To choose yourself, set JAX's own option, which Passage then leaves alone, e.g.
+    products are small, so the faster TF32 tensor cores should shorten an epoch little (expected, not
+    yet measured: README, "On a GPU"). To choose yourself, set JAX's own option, which Passage then leaves alone, e.g.
     ``JAX_DEFAULT_MATMUL_PRECISION=tensorfloat32`` (or ``jax.config.update(...)`` before the first fit).
     ``platform`` is JAX's default backend unless given ("cpu", "gpu", "tpu").
     """
@@ -385,13 +385,14 @@ def _jax_mode(excluded: tuple[str, ...] = JAX_EXCLUDED_REWRITES):
                 _folding_shapes = False
 
         def jit_compile(self, fn):
+            import jax
+
             precision = matmul_precision()
             if precision is None:
                 return super().jit_compile(fn)
 
             @functools.wraps(fn)
             def traced_at_precision(*args):  # dots take their precision when traced, so set it there
-                import jax
                 with jax.default_matmul_precision(precision):
                     return fn(*args)
             return super().jit_compile(traced_at_precision)
