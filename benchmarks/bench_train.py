@@ -275,8 +275,9 @@ def main() -> None:
     layers = ("GatedRecurrent", "GRU reset_after", "LstmRecurrent") if args.quick else tuple(GATES)
     if args.layers:
         layers = tuple(args.layers.split(","))
-        if set(layers) - set(GATES):
-            parser.error(f"--layers: {', '.join(sorted(set(layers) - set(GATES)))} not among {', '.join(GATES)}")
+        unknown = sorted(set(layers) - set(GATES))
+        if unknown:
+            parser.error(f"--layers: {', '.join(unknown)} not among {', '.join(GATES)}")
     configurations = {"large": CONFIGURATIONS["large"]} if args.quick else CONFIGURATIONS
     tokens = BATCH * LENGTH
     speeds = {}
