@@ -7,6 +7,7 @@
     python examples/popcorn.py --save sentiment.passage   # also save the model with its tokenizer
     python examples/popcorn.py --pretrain           # word vectors from a language model of the train + test texts
     python examples/popcorn.py --best               # both ways + --pretrain: AUC 0.966 (TF-IDF + LR 0.964), ~25 min
+    python examples/popcorn.py --ensemble 3         # three models (seeds 3*seed .. 3*seed+2), predictions averaged
 
 The model code in ``run`` is the talk's, with the same imports and calls, plus the talk's advice:
 hold out a validation set, score it after every epoch and keep the earliest best epoch.
@@ -97,6 +98,26 @@ def run(train_texts, trY, test_texts, args) -> np.ndarray:
     return predictions
 
 
+def run_ensemble(train_texts, trY, test_texts, args, report=None) -> dict[str, np.ndarray]:
+    """``run`` once, or with ``--ensemble N`` N times, member ``i`` with seed ``seed * N + i`` (its own
+    initial weights, dropout and validation tenth), and the mean of the members' predictions.
+    ``report(title, predictions)`` hears each member's predictions."""
+    if args.ensemble == 1:
+        return run(train_texts, trY, test_texts, args)
+    members, start = [], time.time()
+    for i in range(args.ensemble):
+        member = argparse.Namespace(**{**vars(args), "seed": args.seed * args.ensemble + i})
+        if args.save:  # one file per member: sentiment.passage -> sentiment-1.passage, ...
+            stem, dot, extension = args.save.rpartition(".")
+            member.save = f"{stem}-{i + 1}.{extension}" if dot else f"{args.save}-{i + 1}"
+        print(f"ensemble member {i + 1} of {args.ensemble} (seed {member.seed})")
+        members.append(run(train_texts, trY, test_texts, member))
+        if report:
+            report(f"member {i + 1} (seed {member.seed})", members[-1])
+    print(f"{args.ensemble} members trained and scored in {(time.time() - start) / 60:.1f} min")
+    return {name: np.mean([predictions[name] for predictions in members], axis=0) for name in members[0]}
+
+
 def blend_with_tfidf(fit_texts, fitY, val_texts, valY, test_texts, rnn_val, rnn_test) -> np.ndarray:
     """TF-IDF (1-2 grams) + logistic regression on the RNN's training texts, then the weighted mean
     of both models' probabilities, C and the weight chosen by AUC on the held-out texts."""
@@ -160,12 +181,16 @@ def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
                         "after the last word alone (the talk's)")
     parser.add_argument("--blend", action="store_true", help="also report the RNN averaged with TF-IDF + "
                         "logistic regression, the weight chosen on a held-out tenth (the Kaggle winners' way)")
+    parser.add_argument("--ensemble", type=int, default=1, help="train this many models, each with its own "
+                        "seed and validation tenth, and average their predictions (N times the time)")
     parser.add_argument("--best", action="store_true", help="the best recipe measured: --bidirectional "
                         "--pretrain, with the default adversarial training (about 25 minutes on 2 CPU cores)")
     parser.add_argument("--talk", action="store_true", help="the talk's exact settings")
     parser.add_argument("--quick", action="store_true", help="4,000 reviews, their last 100 ids, 2 epochs: "
                         "about a minute")
     args = parser.parse_args(argv)
+    if args.ensemble < 1:
+        parser.error(f"--ensemble is a number of models (1 or more), got {args.ensemble}")
     if args.best:
         vars(args).update(bidirectional=True, pretrain=True)
     if args.talk:
@@ -184,8 +209,8 @@ def main(argv=None) -> None:
             parser.error("--train needs --test (the Kaggle testData.tsv) to predict")
         train, test = read_kaggle_tsv(args.train), read_kaggle_tsv(args.test)
         train = train.iloc[:args.n_train]
-        predictions = run([clean(t) for t in train["review"]], train["sentiment"].to_numpy(),
-                          [clean(t) for t in test["review"]], args)
+        predictions = run_ensemble([clean(t) for t in train["review"]], train["sentiment"].to_numpy(),
+                                   [clean(t) for t in test["review"]], args)
         predictions = predictions.get("RNN + TF-IDF blend", predictions["RNN"])
         pd.DataFrame({"id": test["id"], "sentiment": predictions}).to_csv(args.out, index=False)
         print(f"wrote {len(test)} predictions to {args.out}")
@@ -193,9 +218,15 @@ def main(argv=None) -> None:
 
     (train_texts, trY), (test_texts, teY) = load_imdb()
     train_texts, trY = train_texts[:args.n_train], trY[:args.n_train]
-    for name, predictions in run([clean(t) for t in train_texts], trY, [clean(t) for t in test_texts], args).items():
-        print(f"{name}: test ROC AUC {roc_auc_score(teY, predictions):.4f}  "
-              f"accuracy {accuracy_score(teY, predictions > 0.5):.4f}  ({len(teY)} held-out reviews)")
+
+    def report(title, predictions):
+        for name, p in predictions.items():
+            print(f"{title}{name}: test ROC AUC {roc_auc_score(teY, p):.4f}  "
+                  f"accuracy {accuracy_score(teY, p > 0.5):.4f}  ({len(teY)} held-out reviews)")
+
+    predictions = run_ensemble([clean(t) for t in train_texts], trY, [clean(t) for t in test_texts], args,
+                               report=lambda title, p: report(f"{title}: ", p))
+    report(f"ensemble of {args.ensemble}: " if args.ensemble > 1 else "", predictions)
 
 
 if __name__ == "__main__":

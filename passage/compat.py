@@ -25,8 +25,14 @@ def deprecated(spelling: str, today: str) -> None:
 def upgraded(config: dict) -> dict:
     """A model file's configuration in today's terms (a copy). Format version 1 (files written before
     the 2015 meanings were restored) named ``hard_sigmoid`` for ``clip(0.2 x + 0.5, 0, 1)``, today's
-    ``theano_hard_sigmoid``, and stored Adam's decay rates as ``b1``/``b2``, today's ``beta1``/``beta2``."""
+    ``theano_hard_sigmoid``, and stored Adam's decay rates as ``b1``/``b2``, today's ``beta1``/``beta2``.
+    Versions 1 and 2 took Pooling's 'last' at the last real step for every feature, a backward
+    reader's too: today's ``Pooling(backward=0)``."""
     config = copy.deepcopy(config)
+    if config.get("version", 3) < 3:
+        for layer in config.get("model", {}).get("layers", []):
+            if isinstance(layer, dict) and layer.get("class") == "Pooling" and isinstance(layer.get("config"), dict):
+                layer["config"].setdefault("backward", 0)
     if config.get("version", 2) < 2:
         _rename_hard_sigmoid(config.get("model", {}).get("layers", []))
         updater = config.get("model", {}).get("updater", {})

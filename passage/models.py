@@ -85,11 +85,13 @@ class RNN:
         return self.layers[0]
 
     def _build(self) -> None:
-        n_in = None
+        n_in, below = None, None
         for layer in self.layers:
             if not layer.built:
+                if below is not None:
+                    layer.connect(below)
                 layer.build(n_in, self._init_rng)
-            n_in = layer.n_out
+            n_in, below = layer.n_out, layer
         self.params = [p for layer in self.layers for p in layer.params]
         self.param_names = [f"{i}/{name}" for i, layer in enumerate(self.layers) for name in layer.param_names]
         self.built = True

@@ -22,7 +22,8 @@ import numpy as np
 __all__ = ["FORMAT", "VERSION", "ModelFileError", "write", "read", "prefixed", "unprefixed", "check_shapes"]
 
 FORMAT = "passage"
-VERSION = 2  # 2: the 2015 meanings of hard_sigmoid and Adam(b1, b2) (passage.compat reads 1)
+VERSION = 3  # 2: the 2015 meanings of hard_sigmoid and Adam(b1, b2); 3: Pooling(backward=...)
+            # (passage.compat reads the earlier ones as they meant)
 _CONFIG = "passage.json"
 _ARRAYS = "arrays/"
 

@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from passage import serialization
 from passage.iterators import Linear, Padded, SortedPadded
-from passage.layers import Dense, Embedding, GatedRecurrent, LstmRecurrent
+from passage.layers import Bidirectional, Dense, Embedding, GatedRecurrent, LstmRecurrent, Pooling
 from passage.models import RNN
 from passage.preprocessing import LenFilter
 from passage.updates import Adam
@@ -130,25 +130,56 @@ def test_a_maxout_dense_layer_outputs_the_larger_of_each_column_pair():
         LstmRecurrent(4, activation="maxout")
 
 
+def rewritten(path, edit) -> None:
+    """Rewrite the configuration of the model file at ``path`` with ``edit`` (as an older version wrote it)."""
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(entries["passage.json"])
+    edit(config)
+    entries["passage.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+
+
+def test_a_version_2_file_pools_the_last_step_of_every_feature_as_it_did_then(tmp_path):
+    model = RNN([Embedding(3, 10), Bidirectional(GatedRecurrent(4, seq_output=True)), Pooling("last"),
+                 Dense(1, "sigmoid")], verbose=0, seed=0)
+    assert model.layers[2].backward == 4  # today: the backward half's summary, at the first step
+    then = RNN([Embedding(3, 10), Bidirectional(GatedRecurrent(4, seq_output=True)), Pooling("last", backward=0),
+                Dense(1, "sigmoid")], verbose=0, seed=0)
+    then.set_weights(model.get_weights())
+    path = tmp_path / "v2.passage"
+    save(model, path)
+    assert_allclose(load(path).predict(IDS), model.predict(IDS), rtol=1e-6)  # today's file keeps today's meaning
+
+    def as_version_2(config):
+        config["version"] = 2
+        del config["model"]["layers"][2]["config"]["backward"]
+
+    rewritten(path, as_version_2)
+    old = load(path)
+    assert old.layers[2].backward == 0
+    assert_allclose(old.predict(IDS), then.predict(IDS), rtol=1e-6)
+    assert np.abs(then.predict(IDS) - model.predict(IDS)).max() > 1e-4  # the two meanings differ
+
+
 def test_a_version_1_file_keeps_what_its_names_meant_then(tmp_path):
     model = RNN([Embedding(3, 10), GatedRecurrent(4, gate_activation="theano_hard_sigmoid"), Dense(1, "sigmoid")],
                 updater=Adam(beta1=0.8, beta2=0.99), verbose=0, seed=0)
     model.fit(IDS, LABELS, n_epochs=1)
     path = tmp_path / "old.passage"
     save(model, path)
-    with zipfile.ZipFile(path) as archive:  # rewrite it as version 1 wrote it
-        entries = {name: archive.read(name) for name in archive.namelist()}
-    config = json.loads(entries["passage.json"])
-    config["version"] = 1
-    config["model"]["layers"][1]["config"]["gate_activation"] = "hard_sigmoid"
-    adam = config["model"]["updater"]["config"]
-    adam["b1"], adam["b2"] = adam.pop("beta1"), adam.pop("beta2")
-    entries["passage.json"] = json.dumps(config).encode()
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, content in entries.items():
-            archive.writestr(name, content)
+
+    def as_version_1(config):
+        config["version"] = 1
+        config["model"]["layers"][1]["config"]["gate_activation"] = "hard_sigmoid"
+        adam = config["model"]["updater"]["config"]
+        adam["b1"], adam["b2"] = adam.pop("beta1"), adam.pop("beta2")
+
+    rewritten(path, as_version_1)
     old = load(path)
     assert old.layers[1].gate_activation.__name__ == "theano_hard_sigmoid"
     assert (old.updater.beta1, old.updater.beta2) == (0.8, 0.99)
     assert_allclose(old.predict(IDS), model.predict(IDS), rtol=1e-6)
-    assert serialization.VERSION == 2
+    assert serialization.VERSION == 3

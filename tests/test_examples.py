@@ -61,6 +61,26 @@ def test_popcorn_on_kaggle_files_writes_a_submission(tmp_path):
     assert_allclose(submission["sentiment"].to_numpy(), expected, rtol=1e-5)
 
 
+def test_popcorn_ensemble_submits_the_mean_of_its_saved_members(tmp_path, capsys):
+    write_kaggle_files(tmp_path, n_train=200, n_test=30)
+    out = tmp_path / "submission.csv"
+    run_example("popcorn.py", "--train", str(tmp_path / "labeledTrainData.tsv"),
+                "--test", str(tmp_path / "testData.tsv"), "--out", str(out), "--ensemble", "2", "--seed", "1",
+                "--epochs", "1", "--embedding", "8", "--hidden", "8", "--max-len", "50",
+                "--save", str(tmp_path / "popcorn.passage"))
+    assert "member 2 of 2 (seed 3)" in capsys.readouterr().out  # seeds 2 and 3: seed * 2 + i
+    from passage.preprocessing import clean
+    from passage.utils import load
+    reviews = [clean(r) for r in read_kaggle_tsv(str(tmp_path / "testData.tsv"))["review"]]
+    members = [load(tmp_path / f"popcorn-{i}.passage") for i in (1, 2)]
+    each = [m.predict(m.tokenizer.transform(reviews))[:, 0] for m in members]
+    assert members[0].seed == 2 and members[1].seed == 3 and not np.allclose(each[0], each[1])
+    assert_allclose(pd.read_csv(out)["sentiment"].to_numpy(), (each[0] + each[1]) / 2, rtol=1e-5)
+    with pytest.raises(SystemExit):
+        run_example("popcorn.py", "--ensemble", "0")
+    assert "--ensemble is a number of models" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_popcorn_quick_scores_above_chance_and_its_saved_model_plots_embeddings(capsys, tmp_path):
     run_example("popcorn.py", "--quick", "--save", str(tmp_path / "popcorn.passage"))

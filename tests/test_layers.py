@@ -547,14 +547,16 @@ def test_parameterless_input_layers_take_the_2015_weights_argument():
 
 # ---- Pooling over time ------------------------------------------------------------------------------
 
-def numpy_pooling(x, lengths, mode):
+def numpy_pooling(x, lengths, mode, backward=0):
     rows = []
+    split = x.shape[2] - backward  # the features from here on were read backward: their summary is at step 0
     for b, n in enumerate(lengths):
         real = x[:n, b]
         if n == 0:
             rows.append(np.zeros(x.shape[2]))
         else:
-            rows.append({"max": real.max(axis=0), "mean": real.mean(axis=0), "last": real[-1]}[mode])
+            last = np.concatenate([real[-1, :split], real[0, split:]])
+            rows.append({"max": real.max(axis=0), "mean": real.mean(axis=0), "last": last}[mode])
     return np.array(rows)
 
 
@@ -570,6 +572,52 @@ def test_pooling_matches_numpy_and_never_sees_padding(modes):
     got = compile_layer(pooling, x.shape)(x, mask)
     expected = np.concatenate([numpy_pooling(x, lengths, mode) for mode in modes], axis=1)
     assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_pooling_last_takes_backward_features_at_the_first_step():
+    rng = np.random.default_rng(10)
+    lengths = [6, 3, 0, 1]
+    x = rng.normal(size=(LENGTH, len(lengths), N_IN))
+    pooling = layers.Pooling(("last", "max"), backward=2)
+    pooling.build(N_IN, rng)
+    got = compile_layer(pooling, x.shape)(x, mask_of(lengths))
+    expected = np.concatenate([numpy_pooling(x, lengths, "last", backward=2), numpy_pooling(x, lengths, "max")], axis=1)
+    assert_allclose(got, expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="backward is a number of features"):
+        layers.Pooling("last", backward=-1)
+    with pytest.raises(ValueError, match=r"backward=4\) reads more backward features than its input's 3"):
+        layers.Pooling("last", backward=4).param_specs(N_IN)
+
+
+@pytest.mark.parametrize("make", [lambda seq: Bidirectional(GatedRecurrent(SIZE, seq_output=seq)),
+                                  lambda seq: GatedRecurrent(SIZE, seq_output=seq, direction="backward"),
+                                  lambda seq: LstmRecurrent(SIZE, seq_output=seq)],
+                         ids=["bidirectional", "backward", "forward"])
+def test_pooling_last_over_a_model_equals_each_readers_summary_state(make):
+    """'last' over the states is what the recurrent layer returns with seq_output=False: each
+    direction's state after reading the whole sequence, whatever the padding."""
+    from passage.models import RNN
+
+    pooled = RNN([Embedding(8, 12), make(True), layers.Pooling("last"), Dense(1)], seed=0)
+    summary = RNN([Embedding(8, 12), make(False), Dense(1)], seed=1)
+    summary.set_weights({name.replace("3/", "2/"): value for name, value in pooled.get_weights().items()})
+    X = [[3, 4, 5, 6, 7], [5, 2], [9, 10, 11]]
+    assert pooled.layers[2].backward == pooled.layers[1].backward_features
+    assert_allclose(pooled.predict(X), summary.predict(X), rtol=1e-10)
+
+
+def test_pooling_backward_is_set_from_the_layer_below_and_saved():
+    from passage.models import RNN
+
+    def pooling_after(recurrent):
+        return RNN([Embedding(8, 12), recurrent, layers.Pooling("last"), Dense(1)]).layers[2]
+
+    assert pooling_after(Bidirectional(GatedRecurrent(5, seq_output=True))).backward == 5
+    assert pooling_after(Bidirectional(GatedRecurrent(5, seq_output=True), merge="sum")).backward == 0
+    assert pooling_after(GatedRecurrent(5, seq_output=True, direction="backward")).backward == 5
+    assert pooling_after(GatedRecurrent(5, seq_output=True)).backward == 0
+    assert layers.Pooling("last", backward=3).get_config() == {"modes": ["last"], "backward": 3}
+    assert layers.get("Pooling", {"modes": ["last"], "backward": None}).backward is None  # set when built
 
 
 def test_pooling_gradients_match_finite_differences():

@@ -45,6 +45,14 @@ class Layer:
         self.built = False
         self._initial_weights = weights
 
+    @property
+    def backward_features(self) -> int:
+        """How many of this layer's last output features were computed reading time backward."""
+        return 0
+
+    def connect(self, below: "Layer") -> None:
+        """Learn what the layer below outputs, before :meth:`build` (most layers need only its width)."""
+
     def param_specs(self, n_in: int | None) -> list[Param]:
         """The parameters this layer has for an input of ``n_in`` features (None for an input layer)."""
         return []

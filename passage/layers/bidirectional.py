@@ -49,6 +49,10 @@ class Bidirectional(Layer):
     def seq_output(self) -> bool:
         return self.forward.seq_output
 
+    @property
+    def backward_features(self) -> int:
+        return self.size if self.merge == "concat" else 0  # 'sum' and 'mean' mix the two directions
+
     def _copies(self):
         return (("forward", self.forward), ("backward", self.backward))
 

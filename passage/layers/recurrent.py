@@ -66,6 +66,10 @@ class Recurrent(Layer):
         self.seq_output, self.truncate_gradient, self.direction = seq_output, truncate_gradient, direction
         self.n_out = size
 
+    @property
+    def backward_features(self) -> int:
+        return self.n_out if self.direction == "backward" else 0
+
     def param_specs(self, n_in):
         n_cols = self.n_gates * self.size
         return [Param("W", (n_in, n_cols), self.init, self.n_gates), *self.recurrent_param_specs(),
