@@ -215,10 +215,11 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
         Read each text both ways (:class:`passage.layers.Bidirectional`).
     pooling : None, str or list
         Summarise the recurrent states over time (:class:`passage.layers.Pooling`): 'max', 'mean',
-        'last' or a mix. The default 'last,max,mean' concatenates the state after the last token with
-        the maximum and the mean of all states ("concat pooling"): on IMDB reviews +0.003 test AUC
-        over 'max,mean' in every seed measured, on short sentences no change. None reads the state
-        after the last token alone (the 2015 model).
+        'last' or a mix. The default 'last,max,mean' concatenates the state after the last token (with
+        ``bidirectional``, the backward half's after the first) with the maximum and the mean of all
+        states ("concat pooling"): on IMDB reviews +0.003 test AUC over 'max,mean' in every seed
+        measured, on short sentences no change. None reads the state after the last token alone (the
+        2015 model).
     p_drop : float
         Dropout on the recurrent layer's input.
     updater, lr
