@@ -15,6 +15,7 @@ hold out a validation set, score it after every epoch and keep the earliest best
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -108,8 +109,8 @@ def run_ensemble(train_texts, trY, test_texts, args, report=None) -> dict[str, n
     for i in range(args.ensemble):
         member = argparse.Namespace(**{**vars(args), "seed": args.seed * args.ensemble + i})
         if args.save:  # one file per member: sentiment.passage -> sentiment-1.passage, ...
-            stem, dot, extension = args.save.rpartition(".")
-            member.save = f"{stem}-{i + 1}.{extension}" if dot else f"{args.save}-{i + 1}"
+            stem, extension = os.path.splitext(args.save)
+            member.save = f"{stem}-{i + 1}{extension}"
         print(f"ensemble member {i + 1} of {args.ensemble} (seed {member.seed})")
         members.append(run(train_texts, trY, test_texts, member))
         if report:
