@@ -102,7 +102,7 @@ def run(train_texts, trY, test_texts, args) -> np.ndarray:
 def run_ensemble(train_texts, trY, test_texts, args, report=None) -> dict[str, np.ndarray]:
     """``run`` once, or with ``--ensemble N`` N times, member ``i`` with seed ``seed * N + i`` (its own
     initial weights, dropout and validation tenth), and the mean of the members' predictions.
-    ``report(title, predictions)`` hears each member's predictions."""
+    ``report(prefix, predictions)`` hears each member's predictions."""
     if args.ensemble == 1:
         return run(train_texts, trY, test_texts, args)
     members, start = [], time.time()
@@ -114,7 +114,7 @@ def run_ensemble(train_texts, trY, test_texts, args, report=None) -> dict[str, n
         print(f"ensemble member {i + 1} of {args.ensemble} (seed {member.seed})")
         members.append(run(train_texts, trY, test_texts, member))
         if report:
-            report(f"member {i + 1} (seed {member.seed})", members[-1])
+            report(f"member {i + 1} (seed {member.seed}): ", members[-1])
     print(f"{args.ensemble} members trained and scored in {(time.time() - start) / 60:.1f} min")
     return {name: np.mean([predictions[name] for predictions in members], axis=0) for name in members[0]}
 
@@ -220,13 +220,12 @@ def main(argv=None) -> None:
     (train_texts, trY), (test_texts, teY) = load_imdb()
     train_texts, trY = train_texts[:args.n_train], trY[:args.n_train]
 
-    def report(title, predictions):
+    def report(prefix, predictions):
         for name, p in predictions.items():
-            print(f"{title}{name}: test ROC AUC {roc_auc_score(teY, p):.4f}  "
+            print(f"{prefix}{name}: test ROC AUC {roc_auc_score(teY, p):.4f}  "
                   f"accuracy {accuracy_score(teY, p > 0.5):.4f}  ({len(teY)} held-out reviews)")
 
-    predictions = run_ensemble([clean(t) for t in train_texts], trY, [clean(t) for t in test_texts], args,
-                               report=lambda title, p: report(f"{title}: ", p))
+    predictions = run_ensemble([clean(t) for t in train_texts], trY, [clean(t) for t in test_texts], args, report)
     report(f"ensemble of {args.ensemble}: " if args.ensemble > 1 else "", predictions)
 
 

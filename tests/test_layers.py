@@ -620,11 +620,13 @@ def test_pooling_backward_is_set_from_the_layer_below_and_saved():
     assert layers.get("Pooling", {"modes": ["last"], "backward": None}).backward is None  # set when built
 
 
-def test_pooling_gradients_match_finite_differences():
+@pytest.mark.parametrize("backward", [None, 2])
+def test_pooling_gradients_match_finite_differences(backward):
     rng = np.random.default_rng(9)
     x, mask = rng.normal(size=(LENGTH, BATCH, N_IN)), mask_of(LENGTHS)
-    assert_gradients_match_finite_differences(layers.Pooling(("max", "mean", "last")), x, mask,
-                                              rng.normal(size=(BATCH, 3 * N_IN)))
+    pooling = layers.Pooling(("max", "mean", "last"), backward=backward)
+    pooling.build(N_IN, rng)
+    assert_gradients_match_finite_differences(pooling, x, mask, rng.normal(size=(BATCH, 3 * N_IN)))
 
 
 def test_pooling_makes_a_per_sequence_model_and_needs_sequences():
