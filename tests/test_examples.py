@@ -195,3 +195,10 @@ def test_rotten_quick_scores_both_models_on_the_same_folds(capsys):
     run_example("rotten.py", "--folds", "2", "--quick")
     out = capsys.readouterr().out
     assert "RNNClassifier: accuracy" in out and "TF-IDF + LR: accuracy" in out and "over 2 folds" in out
+
+
+@pytest.mark.slow
+def test_rotten_ensemble_averages_estimators_of_different_seeds(capsys):
+    run_example("rotten.py", "--folds", "1", "--quick", "--ensemble", "2", "--no-linear")
+    out = capsys.readouterr().out
+    assert "2 RNNClassifiers averaged: accuracy" in out and "over 1 folds" in out

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
+from sklearn.ensemble import VotingClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -83,6 +84,16 @@ def test_clone_pipeline_cross_validation_and_grid_search():
     search = GridSearchCV(RNNClassifier(**{**SMALL, "epochs": 2}), {"hidden_size": [4, 8]}, cv=2)
     search.fit(TEXTS[:128], LABELS[:128])
     assert search.best_params_["hidden_size"] in (4, 8)
+
+
+def test_a_soft_vote_over_seeds_averages_their_probabilities():
+    # how examples/rotten.py --ensemble averages estimators that differ only in their seed
+    vote = VotingClassifier([(f"seed{seed}", RNNClassifier(**{**SMALL, "epochs": 2, "random_state": seed}))
+                             for seed in (0, 1)], voting="soft").fit(TEXTS[:192], LABELS[:192])
+    members = [member.predict_proba(TEXTS[300:]) for member in vote.estimators_]
+    assert not np.allclose(members[0], members[1])  # the seeds made two different models
+    assert_allclose(vote.predict_proba(TEXTS[300:]), np.mean(members, axis=0), rtol=1e-6)
+    assert set(vote.predict(TEXTS[300:])) <= {"bad", "good"}
 
 
 def test_epoch_size_passes_over_a_small_training_set_several_times(caplog):
