@@ -98,7 +98,8 @@ def main(argv=None) -> None:
     scores = {name: [] for name in models}
     seconds = {name: 0.0 for name in models}
     print(f"{len(texts)} sentences; RNN settings {dict((k, v) for k, v in settings.items() if k != 'vectors')}"
-          + (f", vectors {args.vectors}" if args.vectors else ""))
+          + (f", vectors {args.vectors}" if args.vectors else "")
+          + (f"; random_state 0 to {args.ensemble - 1}, one per estimator" if args.ensemble > 1 else ""))
     for fold, (train, test) in enumerate(folds.split(texts, labels)):
         if fold == args.folds:
             break
