@@ -64,6 +64,8 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="small network, 2 epochs")
     parser.add_argument("--no-linear", action="store_true", help="skip TF-IDF + LR")
     args = parser.parse_args(argv)
+    if args.ensemble < 1:
+        parser.error(f"--ensemble is a number of estimators (1 or more), got {args.ensemble}")
 
     texts, labels = load_rotten_tomatoes()
     texts = np.array(texts, dtype=object)
