@@ -3,7 +3,7 @@
     python benchmarks/bench_rewrite.py            # 5 fresh processes per setting and model, alternating
 
 Builds popcorn's default model (Embedding 128, GRU 128 with pooling max + mean, adversarial training;
-the estimator's defaults) and the same read both ways (``popcorn --best``'s classifier), and times
+the estimator's defaults) and the same read both ways (``popcorn --bidirectional``'s classifier), and times
 building + compiling its training function with the rewrite left out (Passage's JAX mode) and put
 back. Each measurement runs in a fresh process, so no cache of an earlier graph helps.
 """

@@ -86,8 +86,8 @@ def train(model, X, Y, validation, score, n_epochs: int, batch_size: int, patien
     try:
         while epoch < n_epochs:
             if patience is not None and progress.best_epoch is not None and epoch - progress.best_epoch >= patience:
-                log.info("stopping early: no better %s for %d epochs (best: epoch %d)", score.name,
-                         patience, progress.best_epoch)
+                log.info("stopping early: no better %s for %d epoch%s (best: epoch %d)", score.name,
+                         patience, "" if patience == 1 else "s", progress.best_epoch)
                 break
             start = time.time()
             cost = _train_epoch(model, X, Y, batch_size, epoch, n_epochs, passes)

@@ -81,6 +81,13 @@ def test_popcorn_ensemble_submits_the_mean_of_its_saved_members(tmp_path, capsys
     assert "--ensemble is a number of models" in capsys.readouterr().err
 
 
+def test_popcorn_best_is_four_default_models_that_stop_one_epoch_after_their_best():
+    popcorn = runpy.run_path(str(EXAMPLES / "popcorn.py"))
+    default, best = vars(popcorn["arguments"]([])[1]), vars(popcorn["arguments"](["--best"])[1])
+    changed = {key: (default[key], best[key]) for key in default if default[key] != best[key]}
+    assert changed == {"best": (False, True), "ensemble": (1, 4), "patience": (2, 1)}
+
+
 @pytest.mark.slow
 def test_popcorn_quick_scores_above_chance_and_its_saved_model_plots_embeddings(capsys, tmp_path):
     run_example("popcorn.py", "--quick", "--save", str(tmp_path / "popcorn.passage"))
