@@ -57,7 +57,7 @@ def predict_partition(texts: pd.Series, model_path: str, output: str = "predicti
 def _meta(estimator, output: str):
     """The empty frame or series a partition's result looks like (Dask's ``meta``)."""
     if output == "probability":
-        return pd.DataFrame({f"probability_{c}": pd.Series(dtype="float32") for c in estimator.classes_})
+        return pd.DataFrame({f"probability_{c}": pd.Series(dtype="float64") for c in estimator.classes_})
     classifier = hasattr(estimator, "classes_")
     if classifier and estimator.multilabel_:  # one 0/1 column per label
         return pd.DataFrame({f"prediction_{i}": pd.Series(dtype="int64") for i in range(len(estimator.classes_))})

@@ -274,11 +274,15 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities ``(n, n_classes)`` in the order of ``classes_`` (multi-label: one column per
-        label, each its own probability)."""
-        P = self._outputs(X)
-        if not self.multilabel_ and len(self.classes_) == 2:
+        label, each its own probability), float64 like scikit-learn's own classifiers: each row sums
+        to one at float64's precision, so the rows mix with other models' (``VotingClassifier``,
+        ``log_loss``) without a warning."""
+        P = self._outputs(X).astype(np.float64)
+        if self.multilabel_:
+            return P
+        if len(self.classes_) == 2:
             return np.column_stack([1.0 - P[:, 0], P[:, 0]])
-        return P
+        return P / P.sum(axis=1, keepdims=True)  # the network's softmax sums to one at float32's precision
 
     def predict(self, X) -> np.ndarray:
         P = self.predict_proba(X)

@@ -204,6 +204,35 @@ def test_rotten_quick_scores_both_models_on_the_same_folds(capsys):
     assert "RNNClassifier: accuracy" in out and "TF-IDF + LR: accuracy" in out and "over 2 folds" in out
 
 
+def test_rotten_blend_weighs_two_models_on_a_tenth_that_neither_trained_on():
+    from sklearn.dummy import DummyClassifier
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from passage.datasets import load_rotten_tomatoes
+    HeldOutBlend = runpy.run_path(str(EXAMPLES / "rotten.py"))["HeldOutBlend"]
+    texts, labels = load_rotten_tomatoes()
+    texts, labels = texts[::4], np.array(["bad", "good"])[labels[::4]]  # 2,133 sentences, labels of any type
+    words = make_pipeline(CountVectorizer(), LogisticRegression(max_iter=1000))
+    blend = HeldOutBlend(words, DummyClassifier(strategy="prior"), random_state=1).fit(texts[:2000], labels[:2000])
+    # both trained on nine tenths: the words of the held-out tenth alone are missing from the vocabulary
+    assert len(blend.first_[0].vocabulary_) < len(CountVectorizer().fit(texts[:2000]).vocabulary_)
+    assert 0.5 <= blend.weight_ < 1.0  # words beat the prior; shrinking toward it calibrates the words' model
+    P = blend.predict_proba(texts[2000:])
+    assert_allclose(P, blend.weight_ * blend.first_.predict_proba(texts[2000:])
+                    + (1 - blend.weight_) * blend.second_.predict_proba(texts[2000:]))
+    assert list(blend.classes_) == ["bad", "good"] and list(blend.predict(texts[2000:])) == list(
+        blend.classes_[P.argmax(axis=1)])
+
+
+@pytest.mark.slow
+def test_rotten_blend_row_stands_beside_the_rnn_row(capsys):
+    run_example("rotten.py", "--folds", "1", "--quick", "--blend")
+    out = capsys.readouterr().out
+    assert "RNNClassifier: accuracy" in out and "RNN + TF-IDF blend: accuracy" in out and "RNN weight" in out
+
+
 @pytest.mark.slow
 def test_rotten_ensemble_averages_estimators_of_different_seeds(capsys):
     run_example("rotten.py", "--folds", "1", "--quick", "--ensemble", "2", "--no-linear")

@@ -48,7 +48,7 @@ def test_learns_string_labels_and_returns_probabilities_in_classes_order():
     assert clf.score(TEXTS[300:], LABELS[300:]) >= 0.9
     P = clf.predict_proba(TEXTS[300:])
     assert P.shape == (100, 2)
-    assert_allclose(P.sum(axis=1), 1.0, rtol=1e-6)
+    assert P.dtype == np.float64 and np.allclose(P.sum(axis=1), 1.0, rtol=0, atol=1e-12)  # as scikit-learn's own
     assert_array_equal(clf.predict(TEXTS[300:]), clf.classes_[P.argmax(axis=1)])
     assert clf.get_params() == RNNClassifier(**SMALL).get_params()  # fit leaves the parameters alone
     shuffled = np.random.default_rng(1).permutation(100)  # no dependence on order or company
@@ -61,6 +61,7 @@ def test_multiclass_integer_labels_and_multilabel_targets():
     three = (HAS.astype(int) + np.array(["film" in t for t in TEXTS]).astype(int) * 2)[:192]  # 0..3
     clf = RNNClassifier(**{**SMALL, "epochs": 1}).fit(TEXTS[:192], three)
     assert_array_equal(clf.classes_, np.unique(three)) and clf.predict_proba(TEXTS[:5]).shape == (5, 4)
+    assert np.allclose(clf.predict_proba(TEXTS[:5]).sum(axis=1), 1.0, rtol=0, atol=1e-12)
     assert set(clf.predict(TEXTS[:48])) <= set(three)
     multilabel = np.column_stack([HAS, ["film" in t for t in TEXTS]]).astype(int)[:192]
     tagger = RNNClassifier(**{**SMALL, "epochs": 1}).fit(TEXTS[:192], multilabel)
