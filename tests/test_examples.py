@@ -204,7 +204,7 @@ def test_rotten_quick_scores_both_models_on_the_same_folds(capsys):
     assert "RNNClassifier: accuracy" in out and "TF-IDF + LR: accuracy" in out and "over 2 folds" in out
 
 
-def test_rotten_blend_weighs_two_models_on_a_tenth_that_neither_trained_on():
+def test_rotten_blend_weighs_two_models_on_a_tenth_that_neither_trained_on_then_refits_them():
     from sklearn.dummy import DummyClassifier
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -215,10 +215,14 @@ def test_rotten_blend_weighs_two_models_on_a_tenth_that_neither_trained_on():
     texts, labels = load_rotten_tomatoes()
     texts, labels = texts[::4], np.array(["bad", "good"])[labels[::4]]  # 2,133 sentences, labels of any type
     words = make_pipeline(CountVectorizer(), LogisticRegression(max_iter=1000))
+    held_out = HeldOutBlend(words, DummyClassifier(strategy="prior"), refit=False, random_state=1)
+    held_out.fit(texts[:2000], labels[:2000])
+    # trained on nine tenths: the words of the held-out tenth alone are missing from the vocabulary
+    assert len(held_out.first_[0].vocabulary_) < len(CountVectorizer().fit(texts[:2000]).vocabulary_)
+    assert 0.5 <= held_out.weight_ < 1.0  # words beat the prior; shrinking toward it calibrates the words' model
     blend = HeldOutBlend(words, DummyClassifier(strategy="prior"), random_state=1).fit(texts[:2000], labels[:2000])
-    # both trained on nine tenths: the words of the held-out tenth alone are missing from the vocabulary
-    assert len(blend.first_[0].vocabulary_) < len(CountVectorizer().fit(texts[:2000]).vocabulary_)
-    assert 0.5 <= blend.weight_ < 1.0  # words beat the prior; shrinking toward it calibrates the words' model
+    assert blend.weight_ == held_out.weight_  # the same weight, then both trained again on all the data
+    assert len(blend.first_[0].vocabulary_) == len(CountVectorizer().fit(texts[:2000]).vocabulary_)
     P = blend.predict_proba(texts[2000:])
     assert_allclose(P, blend.weight_ * blend.first_.predict_proba(texts[2000:])
                     + (1 - blend.weight_) * blend.second_.predict_proba(texts[2000:]))
