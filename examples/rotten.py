@@ -5,6 +5,7 @@
     python examples/rotten.py --bidirectional --pooling max,mean --vectors glove50
     python examples/rotten.py --ensemble 3             # three seeds, probabilities averaged
     python examples/rotten.py --blend                  # also the RNN blended with TF-IDF + LR
+    python examples/rotten.py --seed 1                 # another random_state (the folds stay the same)
     python examples/rotten.py --folds 2 --quick        # two folds, small and fast
 
 ``--vectors`` takes a GloVe / word2vec text file, or ``glove50``: the GloVe 6B 50-d vectors of
@@ -106,6 +107,8 @@ def main(argv=None) -> None:
     parser.add_argument("--blend", action="store_true",
                         help="also the RNN (or the ensemble) blended with TF-IDF + LR, weighed on a held-out tenth "
                              "(the RNN trains twice)")
+    parser.add_argument("--seed", type=int, default=0, help="the estimator's random_state (with --ensemble N: "
+                        "seed * N to seed * N + N - 1, as popcorn.py); the folds stay the same")
     parser.add_argument("--quick", action="store_true", help="small network, 2 epochs")
     parser.add_argument("--no-linear", action="store_true", help="skip TF-IDF + LR")
     args = parser.parse_args(argv)
@@ -114,7 +117,8 @@ def main(argv=None) -> None:
 
     texts, labels = load_rotten_tomatoes()
     texts = np.array(texts, dtype=object)
-    settings = {"random_state": 0, "bidirectional": args.bidirectional}
+    seeds = range(args.seed * args.ensemble, (args.seed + 1) * args.ensemble)  # as popcorn.py: seed * N + i
+    settings = {"random_state": seeds[0], "bidirectional": args.bidirectional}
     if args.pooling is not None:
         settings["pooling"] = args.pooling or None
     if args.vectors:
@@ -137,20 +141,20 @@ def main(argv=None) -> None:
         models = {"RNNClassifier": lambda: RNNClassifier(**settings)}
     else:
         models = {f"{args.ensemble} RNNClassifiers averaged": lambda: VotingClassifier(
-            [(f"seed{seed}", RNNClassifier(**{**settings, "random_state": seed})) for seed in range(args.ensemble)],
+            [(f"seed{seed}", RNNClassifier(**{**settings, "random_state": seed})) for seed in seeds],
             voting="soft")}
     if not args.no_linear:
         models["TF-IDF + LR"] = linear_model
     if args.blend:
         rnn = next(iter(models.values()))
-        models["RNN + TF-IDF blend"] = lambda: HeldOutBlend(rnn(), linear_model())
+        models["RNN + TF-IDF blend"] = lambda: HeldOutBlend(rnn(), linear_model(), random_state=args.seed)
     folds = StratifiedKFold(n_splits=10, shuffle=True, random_state=0)
     scores = {name: [] for name in models}
     seconds = {name: 0.0 for name in models}
     weights = []  # the blend's weight of the RNN, one per fold
     print(f"{len(texts)} sentences; RNN settings {dict((k, v) for k, v in settings.items() if k != 'vectors')}"
           + (f", vectors {args.vectors}" if args.vectors else "")
-          + (f"; random_state 0 to {args.ensemble - 1}, one per estimator" if args.ensemble > 1 else ""))
+          + (f"; random_state {seeds[0]} to {seeds[-1]}, one per estimator" if args.ensemble > 1 else ""))
     for fold, (train, test) in enumerate(folds.split(texts, labels)):
         if fold == args.folds:
             break
