@@ -5,10 +5,13 @@ and C (scored on a validation fifth of the training data, then refitted on all o
 Model #2: the RNN of examples/popcorn.py with its default settings (best validation epoch kept).
 Both on the standard IMDB split, scored by test ROC AUC, each with its wall-clock time; then both
 trained on 1K, 2K, 5K, 10K and 20K reviews: a table and a PNG of AUC against training-set size.
+With ``--blend`` (popcorn's option) a third curve: the RNN averaged with TF-IDF + LR, the weight
+chosen on the tenth of the training reviews that the RNN validates on; beside the RNN, never instead.
 
     python examples/showdown.py                 # about 15 minutes on 2 cores
     python examples/showdown.py --quick         # 500 and 1,000 reviews, a small quick RNN: ~3 minutes
     python examples/showdown.py --adversarial 0 # any other option goes to popcorn.py's RNN
+    python examples/showdown.py --blend         # also the RNN + TF-IDF blend (popcorn.py --blend)
 """
 from __future__ import annotations
 
@@ -49,18 +52,19 @@ def tfidf_logistic_regression(train_texts, trY, test_texts) -> tuple[np.ndarray,
     return classifier.predict_proba(vectorizer.transform(test_texts))[:, 1], best[1]
 
 
-def rnn(train_texts, trY, test_texts, quick: bool, options: list[str]) -> tuple[np.ndarray, dict]:
+RNN_NAMES = {"RNN": "RNN (GRU)", "RNN + TF-IDF blend": "RNN + TF-IDF blend"}  # popcorn's name -> this table's
+
+
+def rnn(train_texts, trY, test_texts, quick: bool, options: list[str]) -> dict[str, np.ndarray]:
+    """popcorn.py's test predictions by this table's names: the RNN's, and with --blend the blend's."""
     _, args = popcorn.arguments(options + (["--quick"] if quick else []))
     args.n_train = None
-    return popcorn.run(train_texts, trY, test_texts, args)["RNN"], {}
+    return {RNN_NAMES[name]: predictions for name, predictions in popcorn.run(train_texts, trY, test_texts, args).items()}
 
 
-def scored(name, model, arguments, teY) -> dict:
-    """Run ``model(*arguments)`` -> (test predictions, details); its scores and wall-clock seconds."""
-    start = time.time()
-    predictions, details = model(*arguments)
-    return {"model": name, "auc": roc_auc_score(teY, predictions),
-            "accuracy": accuracy_score(teY, predictions > 0.5), "seconds": time.time() - start, **details}
+def scored(predictions, teY, seconds, **details) -> dict:
+    return {"auc": roc_auc_score(teY, predictions), "accuracy": accuracy_score(teY, predictions > 0.5),
+            "seconds": seconds, **details}
 
 
 def plot(rows, sizes, crossing, path) -> None:
@@ -69,9 +73,10 @@ def plot(rows, sizes, crossing, path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for name, marker in (("TF-IDF + LR", "o"), ("RNN (GRU)", "s")):
+    for name, marker in (("TF-IDF + LR", "o"), ("RNN (GRU)", "s"), ("RNN + TF-IDF blend", "^")):
         aucs = [row["auc"] for size in sizes for row in rows if row["n"] == size and row["model"] == name]
-        axes.plot(sizes, aucs, marker=marker, label=name)
+        if aucs:
+            axes.plot(sizes, aucs, marker=marker, label=name, linestyle=":" if "blend" in name else "-")
     if crossing:
         axes.axvline(crossing, color="gray", linestyle="--")
         axes.annotate(f"RNN ahead from {crossing:,}", (crossing, axes.get_ylim()[0]), xytext=(5, 10),
@@ -104,24 +109,33 @@ def main(argv=None) -> None:
     rows = []
     for n in sorted(args.sizes):
         texts, labels = train_texts[:n], trY[:n]  # load_imdb's order is already shuffled
-        linear = scored("TF-IDF + LR", tfidf_logistic_regression, (texts, labels, test_texts), teY)
-        recurrent = scored("RNN (GRU)", rnn, (texts, labels, test_texts, args.quick, rnn_options), teY)
-        for row in (linear, recurrent):
+        start = time.time()
+        predictions, grid = tfidf_logistic_regression(texts, labels, test_texts)
+        found = [{"model": "TF-IDF + LR", **scored(predictions, teY, time.time() - start, **grid)}]
+        start = time.time()
+        recurrent = rnn(texts, labels, test_texts, args.quick, rnn_options)
+        found += [{"model": name, **scored(predictions, teY, time.time() - start)}  # the blend: the same run
+                  for name, predictions in recurrent.items()]
+        for row in found:
             rows.append({"n": n, **row})
-            print(f"{n:>7,} reviews  {row['model']:12}  AUC {row['auc']:.4f}  accuracy {row['accuracy']:.4f}  "
+            print(f"{n:>7,} reviews  {row['model']:18}  AUC {row['auc']:.4f}  accuracy {row['accuracy']:.4f}  "
                   f"{row['seconds']:6.0f} s" + (f"  (min_df {row['min_df']}, C {row['C']:g})" if "C" in row else ""),
                   flush=True)
 
-    print("\n| training reviews | TF-IDF + LR AUC | RNN AUC | RNN error / TF-IDF error | TF-IDF s | RNN s |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    blending = any(row["model"] == "RNN + TF-IDF blend" for row in rows)
+    print("\n| training reviews | TF-IDF + LR AUC | RNN AUC | RNN error / TF-IDF error |"
+          + (" RNN + TF-IDF blend AUC |" if blending else "") + " TF-IDF s | RNN s |")
+    print("| ---: | ---: | ---: | ---: |" + (" ---: |" if blending else "") + " ---: | ---: |")
     crossing = None
     for n in sorted(args.sizes):
-        linear, recurrent = [row for row in rows if row["n"] == n]
+        found = {row["model"]: row for row in rows if row["n"] == n}
+        linear, recurrent = found["TF-IDF + LR"], found["RNN (GRU)"]
         ratio = (1 - recurrent["auc"]) / (1 - linear["auc"])
         if crossing is None and recurrent["auc"] >= linear["auc"]:
             crossing = n
-        print(f"| {n:,} | {linear['auc']:.4f} | {recurrent['auc']:.4f} | {ratio:.2f}x | {linear['seconds']:.0f} | "
-              f"{recurrent['seconds']:.0f} |")
+        print(f"| {n:,} | {linear['auc']:.4f} | {recurrent['auc']:.4f} | {ratio:.2f}x | "
+              + (f"{found['RNN + TF-IDF blend']['auc']:.4f} | " if blending else "")
+              + f"{linear['seconds']:.0f} | {recurrent['seconds']:.0f} |")
     print("\ncurves cross at " + (f"{crossing:,} reviews" if crossing else
                                   f"none of these sizes: the RNN stays behind up to {max(args.sizes):,} reviews "
                                   "(the talk: the RNN wins from somewhere between 10K and 1M)"))

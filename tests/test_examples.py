@@ -110,6 +110,17 @@ def test_showdown_quick_prints_the_table_and_plots(capsys, tmp_path):
 
 
 @pytest.mark.slow
+def test_showdown_blend_adds_a_column_beside_the_rnn(capsys, tmp_path):
+    run_example("showdown.py", "--quick", "--blend", "--out-dir", str(tmp_path))
+    out = capsys.readouterr().out
+    assert "| RNN + TF-IDF blend AUC |" in out and "RNN + TF-IDF blend  AUC" in out
+    row = [line for line in out.splitlines() if line.startswith("| 1,000 |")][0].split("|")
+    linear_auc, rnn_auc, blend_auc = float(row[2]), float(row[3]), float(row[5])
+    assert blend_auc >= min(linear_auc, rnn_auc)  # weighed on held-out reviews: not below both
+    assert_png(tmp_path / "showdown.png")
+
+
+@pytest.mark.slow
 def test_ablation_quick_compares_naive_with_all_tricks(capsys, tmp_path):
     run_example("ablation.py", "--quick", "--out-dir", str(tmp_path))
     out = capsys.readouterr().out
