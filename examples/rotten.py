@@ -107,7 +107,8 @@ def main(argv=None) -> None:
     parser.add_argument("--adversarial", type=float, default=None, help="adversarial training's push (0: off)")
     parser.add_argument("--min-df", type=int, default=None, help="keep words of at least this many training sentences")
     parser.add_argument("--ensemble", type=int, default=1,
-                        help="average the probabilities of this many estimators, seeds 0, 1, ... (N times the time)")
+                        help="average the probabilities of this many estimators, random_state seed * N + 0, 1, ... "
+                             "(N times the time)")
     parser.add_argument("--blend", action="store_true",
                         help="also the RNN (or the ensemble) blended with TF-IDF + LR, weighed on a held-out tenth "
                              "(the RNN trains twice per fold)")
@@ -177,7 +178,8 @@ def main(argv=None) -> None:
         print(f"fold {fold + 1}: " + "  ".join(f"{name} {values[-1]:.4f}" for name, values in scores.items())
               + (f"  (blend: RNN weight {weights[-1]:.1f})" if args.blend else ""), flush=True)
     for name, values in scores.items():
-        timing = "trained inside the blend" if args.blend and name != BLEND else f"{seconds[name] / len(values):.0f} s per fold"
+        timing = ("trained inside the blend" if args.blend and name != BLEND
+                  else f"{seconds[name] / len(values):.0f} s per fold")
         print(f"{name}: accuracy {np.mean(values):.4f} ± {np.std(values):.4f} over {len(values)} folds ({timing})")
 
 
