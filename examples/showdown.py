@@ -52,7 +52,8 @@ def tfidf_logistic_regression(train_texts, trY, test_texts) -> tuple[np.ndarray,
     return classifier.predict_proba(vectorizer.transform(test_texts))[:, 1], best[1]
 
 
-RNN_NAMES = {"RNN": "RNN (GRU)", "RNN + TF-IDF blend": "RNN + TF-IDF blend"}  # popcorn's name -> this table's
+BLEND = "RNN + TF-IDF blend"  # popcorn.py's name for the blend's predictions, and this table's
+RNN_NAMES = {"RNN": "RNN (GRU)", BLEND: BLEND}  # popcorn's name -> this table's
 
 
 def rnn(train_texts, trY, test_texts, quick: bool, options: list[str]) -> dict[str, np.ndarray]:
@@ -74,10 +75,10 @@ def plot(rows, sizes, crossing, path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for name, marker in (("TF-IDF + LR", "o"), ("RNN (GRU)", "s"), ("RNN + TF-IDF blend", "^")):
+    for name, marker in (("TF-IDF + LR", "o"), ("RNN (GRU)", "s"), (BLEND, "^")):
         aucs = [row["auc"] for size in sizes for row in rows if row["n"] == size and row["model"] == name]
         if aucs:
-            axes.plot(sizes, aucs, marker=marker, label=name, linestyle=":" if "blend" in name else "-")
+            axes.plot(sizes, aucs, marker=marker, label=name, linestyle=":" if name == BLEND else "-")
     if crossing:
         axes.axvline(crossing, color="gray", linestyle="--")
         axes.annotate(f"RNN ahead from {crossing:,}", (crossing, axes.get_ylim()[0]), xytext=(5, 10),
@@ -123,9 +124,9 @@ def main(argv=None) -> None:
                   f"{row['seconds']:6.0f} s" + (f"  (min_df {row['min_df']}, C {row['C']:g})" if "C" in row else ""),
                   flush=True)
 
-    blending = any(row["model"] == "RNN + TF-IDF blend" for row in rows)
+    blending = any(row["model"] == BLEND for row in rows)
     print("\n| training reviews | TF-IDF + LR AUC | RNN AUC | RNN error / TF-IDF error |"
-          + (" RNN + TF-IDF blend AUC |" if blending else "") + " TF-IDF s | RNN s |")
+          + (f" {BLEND} AUC |" if blending else "") + " TF-IDF s | RNN s |")
     print("| ---: | ---: | ---: | ---: |" + (" ---: |" if blending else "") + " ---: | ---: |")
     crossing = None
     for n in sorted(args.sizes):
@@ -135,7 +136,7 @@ def main(argv=None) -> None:
         if crossing is None and recurrent["auc"] >= linear["auc"]:
             crossing = n
         print(f"| {n:,} | {linear['auc']:.4f} | {recurrent['auc']:.4f} | {ratio:.2f}x | "
-              + (f"{found['RNN + TF-IDF blend']['auc']:.4f} | " if blending else "")
+              + (f"{found[BLEND]['auc']:.4f} | " if blending else "")
               + f"{linear['seconds']:.0f} | {recurrent['seconds']:.0f} |")
     print("\ncurves cross at " + (f"{crossing:,} reviews" if crossing else
                                   f"none of these sizes: the RNN stays behind up to {max(args.sizes):,} reviews "
