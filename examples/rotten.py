@@ -4,6 +4,7 @@
     python examples/rotten.py                          # the estimator's defaults, 10 folds
     python examples/rotten.py --bidirectional --pooling max,mean --vectors glove50
     python examples/rotten.py --ensemble 3             # three seeds, probabilities averaged
+    python examples/rotten.py --refit                  # validation picks the epoch, then train on all of the fold
     python examples/rotten.py --blend                  # also the RNN blended with TF-IDF + LR
     python examples/rotten.py --seed 1                 # another random_state (the folds stay the same)
     python examples/rotten.py --folds 2 --quick        # two folds, small and fast
@@ -106,6 +107,8 @@ def main(argv=None) -> None:
     parser.add_argument("--word-drop", type=float, default=0.0, help="word dropout while training")
     parser.add_argument("--adversarial", type=float, default=None, help="adversarial training's push (0: off)")
     parser.add_argument("--min-df", type=int, default=None, help="keep words of at least this many training sentences")
+    parser.add_argument("--refit", action="store_true", help="after validation has chosen the epoch, train again "
+                        "on all of the training fold for that many epochs (about twice the time)")
     parser.add_argument("--ensemble", type=int, default=1,
                         help="average the probabilities of this many estimators, random_state seed * N + 0, 1, ... "
                              "(N times the time)")
@@ -140,6 +143,8 @@ def main(argv=None) -> None:
         settings["adversarial"] = args.adversarial
     if args.min_df is not None:
         settings["min_df"] = args.min_df
+    if args.refit:
+        settings["refit"] = True
     if args.quick:
         settings.update(embedding_size=16, hidden_size=16, epochs=2)
     if args.ensemble == 1:

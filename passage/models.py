@@ -75,6 +75,7 @@ class RNN:
         self.built = False
         self.tokenizer = None  # set by load() when the file holds one
         self.history: list[dict] = []
+        self.best_epoch: int | None = None  # the last fit's best validation epoch (None: not validated)
         self._functions: dict = {}
         self._shapes_ahead: dict[str, set] = {}  # kind -> batch shapes handed to passage.ahead
         if self._input_layer.input_size_known:
@@ -272,7 +273,8 @@ class RNN:
         (epochs counted from 0) after every ``snapshot_freq``-th epoch, in the safe file format.
 
         Returns the history, also kept in ``self.history``: one dict per epoch with the mean training
-        ``cost``, ``seconds``, and ``val_loss`` plus ``val_<metric>`` when validating.
+        ``cost``, ``seconds``, and ``val_loss`` plus ``val_<metric>`` when validating; the best
+        validation epoch (counted from 1) is ``self.best_epoch`` (None without validation).
         """
         X = data.sequences(trX, self._input_layer, "trX")
         Y = self.output.targets(trY, X)

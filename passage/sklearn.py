@@ -53,13 +53,14 @@ class _RNNEstimator(BaseEstimator):
     def __init__(self, tokenizer="words", min_df=2, max_features=50000, max_len=1000, lowercase=True,
                  embedding_size=128, hidden_size=128, cell="gru", bidirectional=False, pooling="last,max,mean", p_drop=0.5,
                  updater="adam", lr=0.002, batch_size=64, epochs=6, validation_split=0.1, patience=2,
-                 random_state=None, verbose=0, vectors=None, word_drop=0.0, epoch_size=5000, adversarial=0.05):
+                 random_state=None, verbose=0, vectors=None, word_drop=0.0, epoch_size=5000, adversarial=0.05,
+                 refit=False):
         self.tokenizer, self.min_df, self.max_features, self.max_len = tokenizer, min_df, max_features, max_len
         self.lowercase, self.embedding_size, self.hidden_size, self.cell = lowercase, embedding_size, hidden_size, cell
         self.bidirectional, self.pooling, self.p_drop, self.updater, self.lr = bidirectional, pooling, p_drop, updater, lr
         self.batch_size, self.epochs, self.validation_split = batch_size, epochs, validation_split
         self.patience, self.random_state, self.verbose, self.vectors = patience, random_state, verbose, vectors
-        self.word_drop, self.epoch_size, self.adversarial = word_drop, epoch_size, adversarial
+        self.word_drop, self.epoch_size, self.adversarial, self.refit = word_drop, epoch_size, adversarial, refit
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -137,18 +138,24 @@ class _RNNEstimator(BaseEstimator):
                                         character=self.tokenizer == "characters", max_len=self.max_len)
             ids = self.tokenizer_.fit_transform(documents)
         seed = self._seed()
-        updater = get_updater(self.updater)
-        updater.lr = self.lr
-        self.model_ = RNN(self._network(n_out, activation, seed), cost=cost, updater=updater, verbose=self.verbose,
-                          seed=seed)
         # too few held-out documents say nothing about an epoch (and AUC needs both classes): train on all
         validating = self.validation_split > 0 and int(round(len(ids) * self.validation_split)) >= MIN_VALIDATION
+        self.model_ = self._model(n_out, activation, cost, seed)
         self.model_.fit(ids, Y, batch_size=self.batch_size, n_epochs=self.epochs,
                         validation_split=self.validation_split if validating else 0.0,
                         metric=metric if validating else "loss",
                         patience=self.patience if validating else None, epoch_size=self.epoch_size or None)
-        self.history_ = self.model_.history
+        self.history_, self.best_epoch_ = self.model_.history, self.model_.best_epoch
+        if self.refit and self.best_epoch_ is not None:  # again from the same start, on all of the data
+            self.model_ = self._model(n_out, activation, cost, seed)
+            self.model_.fit(ids, Y, batch_size=self.batch_size, n_epochs=self.best_epoch_,
+                            epoch_size=self.epoch_size or None)
         return self
+
+    def _model(self, n_out: int, activation: str, cost: str, seed) -> RNN:
+        updater = get_updater(self.updater)
+        updater.lr = self.lr
+        return RNN(self._network(n_out, activation, seed), cost=cost, updater=updater, verbose=self.verbose, seed=seed)
 
     def _outputs(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
@@ -174,6 +181,7 @@ class _RNNEstimator(BaseEstimator):
     def _from_file(cls, config: dict, model: RNN) -> "_RNNEstimator":
         estimator = cls(**config["estimator"]["params"])
         estimator.model_, estimator.tokenizer_, estimator.history_ = model, model.tokenizer, []
+        estimator.best_epoch_ = None
         model.tokenizer = None
         estimator._set_fitted_state(config["estimator"]["fitted"])
         return estimator
@@ -251,6 +259,12 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
         Adversarial training (:class:`passage.layers.Embedding`'s ``adversarial``): each batch is also
         read with its word vectors pushed this fraction of their norm uphill; training takes about
         twice as long.
+    refit : bool
+        After validation has chosen the best epoch (``best_epoch_``), train the network again from
+        the same start on all of the data, the held-out part too, for that many epochs, and keep
+        that (as ``GridSearchCV``'s ``refit`` does for its best settings); ``history_`` stays the
+        validated run's. Costs a second training; pays on small data sets, where the held-out tenth
+        is much of what there is to learn from.
     """
 
     def fit(self, X, y):

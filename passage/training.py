@@ -121,6 +121,7 @@ def train(model, X, Y, validation, score, n_epochs: int, batch_size: int, patien
         raise FloatingPointError(f"the training cost became {diverged.cost} at epoch {epoch + 1}, batch "
                                  f"{diverged.batch}; the model keeps {kept} weights. Lower the learning "
                                  "rate or clip gradients (e.g. Adam(clipnorm=5))") from None
+    model.best_epoch = progress.best_epoch
     if restore_best and progress.best_weights is not None and progress.best_epoch != epoch:
         model.set_weights(progress.best_weights)
         if model.verbose:

@@ -105,6 +105,19 @@ def test_epoch_size_passes_over_a_small_training_set_several_times(caplog):
     assert RNNClassifier().epoch_size == 5000
 
 
+def test_refit_trains_again_on_all_the_data_for_the_best_epochs():
+    settings = {**SMALL, "epochs": 3, "patience": None, "validation_split": 0.2}  # 300 texts: 60 held out
+    refitted = RNNClassifier(**settings, refit=True).fit(TEXTS[:300], LABELS[:300])
+    validated = RNNClassifier(**settings).fit(TEXTS[:300], LABELS[:300])
+    assert refitted.best_epoch_ == validated.best_epoch_ in (1, 2, 3)
+    assert [h["val_auc"] for h in refitted.history_] == [h["val_auc"] for h in validated.history_]
+    on_all = RNNClassifier(**{**settings, "epochs": validated.best_epoch_, "validation_split": 0.0})
+    on_all.fit(TEXTS[:300], LABELS[:300])
+    assert on_all.best_epoch_ is None
+    assert_allclose(refitted.predict_proba(TEXTS[300:]), on_all.predict_proba(TEXTS[300:]), rtol=1e-6)
+    assert not np.allclose(refitted.predict_proba(TEXTS[300:]), validated.predict_proba(TEXTS[300:]), rtol=1e-3)
+
+
 def test_save_load_and_pickle_give_back_the_fitted_estimator(tmp_path):
     clf = RNNClassifier(**{**SMALL, "epochs": 1, "word_drop": 0.1, "epoch_size": 150, "adversarial": 0.05})
     clf.fit(TEXTS[:96], LABELS[:96])  # 6 batches of 16
