@@ -114,7 +114,7 @@ def train(args) -> None:
         pooling=None if args.pooling.lower() == "none" else args.pooling, vectors=args.vectors,
         p_drop=args.p_drop, word_drop=args.word_drop, adversarial=args.adversarial, updater=args.updater, lr=args.lr,
         batch_size=args.batch_size, epochs=args.epochs, epoch_size=args.epoch_size,
-        validation_split=args.validation_split, patience=args.patience, random_state=args.seed,
+        validation_split=args.validation_split, patience=args.patience, random_state=args.seed, refit=args.refit,
         verbose=0 if args.quiet else 2)
     _say(args, f"training on {len(table)} rows of {args.data}")
     estimator.fit(_texts(table, args.text), _labels(table, args.label, args.regression))
@@ -232,6 +232,8 @@ def parser() -> argparse.ArgumentParser:
                          help=f"default {default}" + ZERO_MEANS.get(name, ""))
     fit.add_argument("--cell", choices=("gru", "lstm", "simple"), default=defaults["cell"])
     fit.add_argument("--bidirectional", action="store_true", help="read each text both ways")
+    fit.add_argument("--refit", action="store_true", help="once validation has chosen the epoch, train again on all "
+                     "of the rows for that many epochs (twice the time; pays on small data)")
     fit.add_argument("--pooling", default=defaults["pooling"], help="summarise the states over time: max, mean, "
                      f"last or a mix (default {defaults['pooling']}); none: the state after the last token")
     fit.add_argument("--vectors", help="start the word vectors from a GloVe or word2vec text file")

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from passage.cli import main
+from passage.utils import load
 from test_sklearn import LABELS, TEXTS
 
 SMALL = ["--epochs", "8", "--epoch-size", "0", "--batch-size", "16", "--embedding-size", "16", "--hidden-size", "16",
@@ -43,7 +44,8 @@ def test_regression_from_the_command_line(files, capsys):
     table = pd.DataFrame({"review": TEXTS[:200], "stars": [5.0 if "great" in t else 1.0 for t in TEXTS[:200]]})
     table.to_csv(files / "stars.csv", index=False)
     assert main(["train", str(files / "stars.csv"), "--text", "review", "--label", "stars", "--regression",
-                 "--out", str(files / "stars.passage"), *SMALL]) == 0
+                 "--refit", "--out", str(files / "stars.passage"), *SMALL]) == 0
+    assert load(files / "stars.passage").refit is True  # 20 rows validated, then all 200 trained on
     assert main(["evaluate", str(files / "stars.passage"), str(files / "stars.csv"), "--text", "review",
                  "--label", "stars"]) == 0
     assert capsys.readouterr().out.startswith("r2 ")

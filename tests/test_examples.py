@@ -249,7 +249,7 @@ def test_rotten_blend_row_stands_beside_the_rnn_row(capsys):
 
 
 @pytest.mark.slow
-def test_rotten_ensemble_averages_estimators_of_different_seeds(capsys):
-    run_example("rotten.py", "--folds", "1", "--quick", "--ensemble", "2", "--no-linear")
+def test_rotten_ensemble_averages_estimators_of_different_seeds_each_refitted(capsys):
+    run_example("rotten.py", "--folds", "1", "--quick", "--ensemble", "2", "--no-linear", "--refit")
     out = capsys.readouterr().out
-    assert "2 RNNClassifiers averaged: accuracy" in out and "over 1 folds" in out
+    assert "2 RNNClassifiers averaged: accuracy" in out and "over 1 folds" in out and "'refit': True" in out
