@@ -109,20 +109,27 @@ class _RNNEstimator(BaseEstimator):
             return self.random_state
         return int(self.random_state.randint(2 ** 31 - 1))  # a RandomState instance, as scikit-learn allows
 
-    def _network(self, n_out: int, activation: str, seed) -> list:
-        """Embedding (from ``vectors`` when given) -> recurrent layer (both ways, when asked) -> Pooling
-        (when asked) -> Dense."""
+    def _vector_rows(self, seed) -> np.ndarray | None:
+        """The Embedding's starting rows from ``vectors`` for this vocabulary (None without vectors),
+        read once per fit: a refit starts from the same rows."""
+        if self.vectors is None:
+            return None
+        if self.tokenizer_ is None:
+            raise ValueError("vectors need the words behind the ids: use a tokenizer, not tokenizer=None")
+        found = self.vectors if isinstance(self.vectors, WordVectors) else load_vectors(self.vectors)
+        rows, self.vector_coverage_ = found.embedding_weights(self.tokenizer_, seed=seed or 0)
+        return rows
+
+    def _network(self, n_out: int, activation: str, vector_rows) -> list:
+        """Embedding (from ``vector_rows`` when given) -> recurrent layer (both ways, when asked) ->
+        Pooling (when asked) -> Dense."""
         pool = [m for m in self.pooling.split(",") if m] if isinstance(self.pooling, str) else list(self.pooling or ())
         recurrent = CELLS[str(self.cell).lower()](size=self.hidden_size, p_drop=self.p_drop, seq_output=bool(pool))
         n_features = None if self.tokenizer_ is None else self.tokenizer_.n_features
         noise = {"p_drop": self.word_drop, "adversarial": self.adversarial}  # the Embedding's, while training
         embedding = Embedding(size=self.embedding_size, n_features=n_features, **noise)
-        if self.vectors is not None:
-            if self.tokenizer_ is None:
-                raise ValueError("vectors need the words behind the ids: use a tokenizer, not tokenizer=None")
-            found = self.vectors if isinstance(self.vectors, WordVectors) else load_vectors(self.vectors)
-            weights, self.vector_coverage_ = found.embedding_weights(self.tokenizer_, seed=seed or 0)
-            embedding = Embedding(size=found.dim, n_features=n_features, weights=[weights], **noise)
+        if vector_rows is not None:  # each Embedding copies them into its own parameter
+            embedding = Embedding(size=vector_rows.shape[1], n_features=n_features, weights=[vector_rows], **noise)
         return [embedding, Bidirectional(recurrent) if self.bidirectional else recurrent,
                 *([Pooling(pool)] if pool else []), Dense(size=n_out, activation=activation)]
 
@@ -138,24 +145,26 @@ class _RNNEstimator(BaseEstimator):
                                         character=self.tokenizer == "characters", max_len=self.max_len)
             ids = self.tokenizer_.fit_transform(documents)
         seed = self._seed()
+        vector_rows = self._vector_rows(seed)
         # too few held-out documents say nothing about an epoch (and AUC needs both classes): train on all
         validating = self.validation_split > 0 and int(round(len(ids) * self.validation_split)) >= MIN_VALIDATION
-        self.model_ = self._model(n_out, activation, cost, seed)
+        self.model_ = self._model(n_out, activation, cost, seed, vector_rows)
         self.model_.fit(ids, Y, batch_size=self.batch_size, n_epochs=self.epochs,
                         validation_split=self.validation_split if validating else 0.0,
                         metric=metric if validating else "loss",
                         patience=self.patience if validating else None, epoch_size=self.epoch_size or None)
         self.history_, self.best_epoch_ = self.model_.history, self.model_.best_epoch
         if self.refit and self.best_epoch_ is not None:  # again from the same start, on all of the data
-            self.model_ = self._model(n_out, activation, cost, seed)
+            self.model_ = self._model(n_out, activation, cost, seed, vector_rows)
             self.model_.fit(ids, Y, batch_size=self.batch_size, n_epochs=self.best_epoch_,
                             epoch_size=self.epoch_size or None)
         return self
 
-    def _model(self, n_out: int, activation: str, cost: str, seed) -> RNN:
+    def _model(self, n_out: int, activation: str, cost: str, seed, vector_rows) -> RNN:
         updater = get_updater(self.updater)
         updater.lr = self.lr
-        return RNN(self._network(n_out, activation, seed), cost=cost, updater=updater, verbose=self.verbose, seed=seed)
+        return RNN(self._network(n_out, activation, vector_rows), cost=cost, updater=updater, verbose=self.verbose,
+                   seed=seed)
 
     def _outputs(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
