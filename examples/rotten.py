@@ -162,6 +162,7 @@ def main(argv=None) -> None:
     scores = {name: [] for name in models}
     seconds = {name: 0.0 for name in models}
     weights = []  # the blend's weight of the RNN, one per fold
+    epochs = []  # the epoch validation chose for a single RNNClassifier, one per fold
     print(f"{len(texts)} sentences; RNN settings {dict((k, v) for k, v in settings.items() if k != 'vectors')}"
           + (f", vectors {args.vectors}" if args.vectors else "")
           + (f"; random_state {seeds[0]} to {seeds[-1]}, one per estimator" if args.ensemble > 1 else ""))
@@ -180,12 +181,18 @@ def main(argv=None) -> None:
             model = fitted[name] if name in fitted else make().fit(list(texts[train]), labels[train])
             scores[name].append(model.score(list(texts[test]), labels[test]))
             seconds[name] += time.time() - start
+            if isinstance(model, RNNClassifier) and model.best_epoch_ is not None:
+                epochs.append(model.best_epoch_)
         print(f"fold {fold + 1}: " + "  ".join(f"{name} {values[-1]:.4f}" for name, values in scores.items())
-              + (f"  (blend: RNN weight {weights[-1]:.1f})" if args.blend else ""), flush=True)
+              + (f"  (blend: RNN weight {weights[-1]:.1f})" if args.blend else "")
+              + (f"  (best epoch {epochs[-1]})" if len(epochs) == fold + 1 else ""), flush=True)
     for name, values in scores.items():
         timing = ("trained inside the blend" if args.blend and name != BLEND
                   else f"{seconds[name] / len(values):.0f} s per fold")
         print(f"{name}: accuracy {np.mean(values):.4f} ± {np.std(values):.4f} over {len(values)} folds ({timing})")
+    if epochs:
+        print(f"epochs chosen by validation, fold by fold: {' '.join(map(str, epochs))} (of at most "
+              f"{settings.get('epochs', RNNClassifier().epochs)})")
 
 
 if __name__ == "__main__":
