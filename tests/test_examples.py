@@ -1,6 +1,7 @@
 """The examples run as a user runs them (small settings here; the full runs are marked slow)."""
 import csv
 import pathlib
+import re
 import runpy
 import sys
 
@@ -213,6 +214,8 @@ def test_rotten_quick_scores_both_models_on_the_same_folds(capsys):
     run_example("rotten.py", "--folds", "2", "--quick")
     out = capsys.readouterr().out
     assert "RNNClassifier: accuracy" in out and "TF-IDF + LR: accuracy" in out and "over 2 folds" in out
+    chosen = re.search(r"epochs chosen by validation, fold by fold: (\d) (\d) \(of at most 2\)", out)
+    assert chosen and {int(e) for e in chosen.groups()} <= {1, 2}
 
 
 def test_rotten_blend_weighs_two_models_on_a_tenth_that_neither_trained_on_then_refits_them():
