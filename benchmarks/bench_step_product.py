@@ -1,13 +1,22 @@
 """How fast XLA:CPU runs a recurrent loop's per-step product, against numpy's BLAS and a host callback.
 
 A plain JAX ``scan`` of 200 steps, each ``p = h @ U + x_t`` (batch 64, 512 -> 1,536: a GRU 512's
-fused gate product) and a few elementwise gate-like operations; no PyTensor. Three ways to do the
+fused gate product) and a few elementwise gate-like operations; no PyTensor. Four ways to do the
 product: XLA's own dot; ``jax.pure_callback`` to numpy's ``np.dot`` (the BLAS numpy ships, called
-from inside the compiled loop); and, for reference, numpy's ``np.dot`` alone 200 times in Python.
-Each figure is the median of 5 calls after a warm-up.
+from inside the compiled loop through Python); the same BLAS's ``sgemm`` called directly from the
+compiled loop as an XLA FFI custom call (``blas_ffi.cc``, built here with g++ against jaxlib's
+headers; skipped where no compiler is found); and, for reference, numpy's ``np.dot`` alone 200
+times in Python. Each figure is the median of 5 calls after a warm-up.
 
     python benchmarks/bench_step_product.py
 """
+import ctypes
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,6 +28,27 @@ FLOP = 2 * BATCH * HIDDEN * COLUMNS * STEPS
 
 def host_dot(a, b):
     return jax.pure_callback(lambda a, b: np.dot(a, b), jax.ShapeDtypeStruct((a.shape[0], b.shape[1]), a.dtype), a, b)
+
+
+def blas_ffi_dot():
+    """``dot(a, b)`` as an XLA FFI custom call to numpy's OpenBLAS ``sgemm``, or None without g++."""
+    compiler = shutil.which("g++")
+    libraries = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "libscipy_openblas*.so"))
+    if compiler is None or not libraries:
+        return None
+    built = os.path.join(tempfile.mkdtemp(), "blas_ffi.so")
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "blas_ffi.cc")
+    subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-std=c++17", f"-I{jax.ffi.include_dir()}", source,
+                    "-o", built, "-ldl"], check=True, capture_output=True)
+    handler = ctypes.cdll.LoadLibrary(built)
+    if handler.passage_load_blas(libraries[0].encode(), b"scipy_cblas_sgemm64_") != 0:
+        return None
+    jax.ffi.register_ffi_target("passage_matmul", jax.ffi.pycapsule(handler.PassageMatmul), platform="cpu")
+
+    def dot(a, b):
+        result = jax.ShapeDtypeStruct((a.shape[0], b.shape[1]), a.dtype)
+        return jax.ffi.ffi_call("passage_matmul", result)(a, b, trans_a=False, trans_b=False)
+    return dot
 
 
 def loop(dot):
@@ -44,7 +74,13 @@ def main() -> None:
     h0 = np.zeros((BATCH, HIDDEN), np.float32)
     U_j, X_j, h0_j = jnp.asarray(U), jnp.asarray(X), jnp.asarray(h0)
     print(f"{STEPS} steps of ({BATCH} x {HIDDEN}) @ ({HIDDEN} x {COLUMNS}), float32")
-    for name, dot in (("XLA dot in a scan", jnp.dot), ("numpy dot via pure_callback in a scan", host_dot)):
+    ways = [("XLA dot in a scan", jnp.dot), ("numpy dot via pure_callback in a scan", host_dot)]
+    ffi_dot = blas_ffi_dot()
+    if ffi_dot is not None:
+        ways.append(("BLAS sgemm via an XLA FFI call in a scan", ffi_dot))
+        difference = np.abs(np.asarray(loop(ffi_dot)(X_j, U_j, h0_j) - loop(jnp.dot)(X_j, U_j, h0_j))).max()
+        assert difference < 1e-4, f"the FFI product differs from XLA's by {difference}"
+    for name, dot in ways:
         run = loop(dot)
         seconds = warm_median_seconds(lambda: run(X_j, U_j, h0_j).block_until_ready())
         print(f"{name:40} {seconds * 1e3:7.1f} ms  {FLOP / seconds / 1e9:5.0f} GFLOP/s")
