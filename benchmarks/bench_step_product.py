@@ -5,7 +5,7 @@ fused gate product) and a few elementwise gate-like operations; no PyTensor. Fou
 product: XLA's own dot; ``jax.pure_callback`` to numpy's ``np.dot`` (the BLAS numpy ships, called
 from inside the compiled loop through Python); the same BLAS's ``sgemm`` called directly from the
 compiled loop as an XLA FFI custom call (``blas_ffi.cc``, built here with g++ against jaxlib's
-headers; skipped where no compiler is found); and, for reference, numpy's ``np.dot`` alone 200
+headers; skipped without a compiler or numpy's bundled OpenBLAS); and, for reference, numpy's ``np.dot`` alone 200
 times in Python. Each figure is the median of 5 calls after a warm-up.
 
     python benchmarks/bench_step_product.py
@@ -31,7 +31,7 @@ def host_dot(a, b):
 
 
 def blas_ffi_dot():
-    """``dot(a, b)`` as an XLA FFI custom call to numpy's OpenBLAS ``sgemm``, or None without g++."""
+    """``dot(a, b)`` as an XLA FFI custom call to numpy's OpenBLAS ``sgemm``, or None without g++ or numpy's bundled OpenBLAS."""
     compiler = shutil.which("g++")
     libraries = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "libscipy_openblas*.so"))
     if compiler is None or not libraries:
@@ -47,7 +47,7 @@ def blas_ffi_dot():
 
     def dot(a, b):
         result = jax.ShapeDtypeStruct((a.shape[0], b.shape[1]), a.dtype)
-        return jax.ffi.ffi_call("passage_matmul", result)(a, b, trans_a=False, trans_b=False)
+        return jax.ffi.ffi_call("passage_matmul", result)(a, b)
     return dot
 
 

@@ -1,4 +1,4 @@
-// An XLA FFI handler for bench_step_product.py: C = op(A) op(B) by OpenBLAS's sgemm, so that a
+// An XLA FFI handler for bench_step_product.py: C = A B by OpenBLAS's sgemm, so that a
 // compiled JAX loop can call the BLAS directly (no Python, no host round trip). Row-major float32.
 // The sgemm comes from numpy's bundled OpenBLAS, found at run time (passage_load_blas), so nothing
 // here links against a BLAS. Built by the benchmark with g++ against jaxlib's FFI headers.
@@ -14,7 +14,7 @@ namespace ffi = xla::ffi;
 typedef void (*Sgemm)(int, int, int, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                       int64_t, float, float*, int64_t);
 static Sgemm sgemm = nullptr;
-enum { kRowMajor = 101, kNoTrans = 111, kTrans = 112 };
+enum { kRowMajor = 101, kNoTrans = 111 };
 
 extern "C" int passage_load_blas(const char* path, const char* symbol) {
   void* library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -23,13 +23,13 @@ extern "C" int passage_load_blas(const char* path, const char* symbol) {
   return sgemm == nullptr ? 2 : 0;
 }
 
-static ffi::Error Matmul(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b, ffi::ResultBuffer<ffi::F32> c,
-                         bool trans_a, bool trans_b) {
+static ffi::Error Matmul(ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b, ffi::ResultBuffer<ffi::F32> c) {
   auto da = a.dimensions(), db = b.dimensions();
-  if (da.size() != 2 || db.size() != 2) return ffi::Error::InvalidArgument("passage_matmul takes 2-D arrays");
-  int64_t m = trans_a ? da[1] : da[0], k = trans_a ? da[0] : da[1], n = trans_b ? db[0] : db[1];
-  sgemm(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, m, n, k, 1.0f, a.typed_data(),
-        da[1], b.typed_data(), db[1], 0.0f, c->typed_data(), n);
+  if (da.size() != 2 || db.size() != 2 || da[1] != db[0]) {
+    return ffi::Error::InvalidArgument("passage_matmul takes (m, k) and (k, n) arrays");
+  }
+  int64_t m = da[0], k = da[1], n = db[1];
+  sgemm(kRowMajor, kNoTrans, kNoTrans, m, n, k, 1.0f, a.typed_data(), k, b.typed_data(), n, 0.0f, c->typed_data(), n);
   return ffi::Error::Success();
 }
 
@@ -37,6 +37,4 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(PassageMatmul, Matmul,
                               ffi::Ffi::Bind()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Attr<bool>("trans_a")
-                                  .Attr<bool>("trans_b"));
+                                  .Ret<ffi::Buffer<ffi::F32>>());
