@@ -31,7 +31,8 @@ def host_dot(a, b):
 
 
 def blas_ffi_dot():
-    """``dot(a, b)`` as an XLA FFI custom call to numpy's OpenBLAS ``sgemm``, or None without g++ or numpy's bundled OpenBLAS."""
+    """``dot(a, b)`` as an XLA FFI custom call to numpy's OpenBLAS ``sgemm``; None without g++ or
+    without numpy's bundled OpenBLAS."""
     compiler = shutil.which("g++")
     libraries = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "libscipy_openblas*.so"))
     if compiler is None or not libraries:
@@ -74,14 +75,13 @@ def main() -> None:
     h0 = np.zeros((BATCH, HIDDEN), np.float32)
     U_j, X_j, h0_j = jnp.asarray(U), jnp.asarray(X), jnp.asarray(h0)
     print(f"{STEPS} steps of ({BATCH} x {HIDDEN}) @ ({HIDDEN} x {COLUMNS}), float32")
-    ways = [("XLA dot in a scan", jnp.dot), ("numpy dot via pure_callback in a scan", host_dot)]
+    runs = {"XLA dot in a scan": loop(jnp.dot), "numpy dot via pure_callback in a scan": loop(host_dot)}
     ffi_dot = blas_ffi_dot()
     if ffi_dot is not None:
-        ways.append(("BLAS sgemm via an XLA FFI call in a scan", ffi_dot))
-        difference = np.abs(np.asarray(loop(ffi_dot)(X_j, U_j, h0_j) - loop(jnp.dot)(X_j, U_j, h0_j))).max()
+        runs["BLAS sgemm via an XLA FFI call in a scan"] = run = loop(ffi_dot)
+        difference = np.abs(np.asarray(run(X_j, U_j, h0_j) - runs["XLA dot in a scan"](X_j, U_j, h0_j))).max()
         assert difference < 1e-4, f"the FFI product differs from XLA's by {difference}"
-    for name, dot in ways:
-        run = loop(dot)
+    for name, run in runs.items():
         seconds = warm_median_seconds(lambda: run(X_j, U_j, h0_j).block_until_ready())
         print(f"{name:40} {seconds * 1e3:7.1f} ms  {FLOP / seconds / 1e9:5.0f} GFLOP/s")
     h = h0 + 1.0
