@@ -351,7 +351,7 @@ def matmul_precision(platform: str | None = None) -> str | None:
     of mantissa, about 1e-3 relative error); Passage's models are float32 and give the same numbers
     on a CPU and a GPU, within float32 rounding. At the batch sizes of text models a recurrent step's
     products are small, so the faster TF32 tensor cores should shorten an epoch little (expected, not
-    yet measured: README, "On a GPU"). To choose yourself, set JAX's own option, which Passage then
+    yet measured: README, Speed, "On a GPU"). To choose yourself, set JAX's own option, which Passage then
     leaves alone, e.g. ``JAX_DEFAULT_MATMUL_PRECISION=tensorfloat32`` (or ``jax.config.update(...)``
     before the first fit).
     ``platform`` is JAX's default backend unless given ("cpu", "gpu", "tpu").
