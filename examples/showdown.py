@@ -60,7 +60,7 @@ def rnn(train_texts, trY, test_texts, quick: bool, options: list[str]) -> dict[s
     """popcorn.py's test predictions by this table's names: the RNN's, and with --blend the blend's."""
     _, args = popcorn.arguments(options + (["--quick"] if quick else []))
     args.n_train = None
-    predictions = popcorn.run(train_texts, trY, test_texts, args)
+    predictions, _ = popcorn.run(train_texts, trY, test_texts, args)
     return {RNN_NAMES[name]: values for name, values in predictions.items()}
 
 

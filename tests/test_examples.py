@@ -82,11 +82,34 @@ def test_popcorn_ensemble_submits_the_mean_of_its_saved_members(tmp_path, capsys
     assert "--ensemble is a number of models" in capsys.readouterr().err
 
 
-def test_popcorn_best_is_four_default_models_that_stop_one_epoch_after_their_best():
+def test_popcorn_refit_trains_every_member_on_all_texts_for_the_epochs_the_first_validated(tmp_path, capsys,
+                                                                                            monkeypatch):
+    from passage.models import RNN
+    fits, fit = [], RNN.fit
+
+    def recorded(self, X, Y, **settings):
+        fits.append((len(X), settings["n_epochs"], settings.get("validation_split"), self.seed))
+        return fit(self, X, Y, **settings)
+    monkeypatch.setattr(RNN, "fit", recorded)
+    write_kaggle_files(tmp_path, n_train=200, n_test=30)
+    run_example("popcorn.py", "--train", str(tmp_path / "labeledTrainData.tsv"), "--test", str(tmp_path / "testData.tsv"),
+                "--out", str(tmp_path / "submission.csv"), "--ensemble", "2", "--refit", "--epochs", "3",
+                "--embedding", "8", "--hidden", "8", "--max-len", "50", "--epoch-size", "0")
+    chosen = int(re.search(r"refit: again from the same start on all 200 training texts for (\d+) epochs",
+                           capsys.readouterr().out).group(1))
+    assert 1 <= chosen <= 3
+    # member 1 validates on a tenth and chooses, then trains again on all 200; member 2 only trains on all 200
+    assert fits == [(200, 3, 0.1, 0), (200, chosen, None, 0), (200, chosen, None, 1)]
+    with pytest.raises(SystemExit):
+        run_example("popcorn.py", "--refit", "--blend")
+    assert "--blend needs a held-out tenth" in capsys.readouterr().err
+
+
+def test_popcorn_best_is_four_default_models_refitted_for_the_epochs_one_validation_chose():
     popcorn = runpy.run_path(str(EXAMPLES / "popcorn.py"))
     default, best = vars(popcorn["arguments"]([])[1]), vars(popcorn["arguments"](["--best"])[1])
     changed = {key: (default[key], best[key]) for key in default if default[key] != best[key]}
-    assert changed == {"best": (False, True), "ensemble": (1, 4), "patience": (2, 1)}
+    assert changed == {"best": (False, True), "ensemble": (1, 4), "patience": (2, 1), "refit": (False, True)}
 
 
 @pytest.mark.slow
