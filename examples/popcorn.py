@@ -7,7 +7,7 @@
     python examples/popcorn.py --save sentiment.passage   # also save the model with its tokenizer
     python examples/popcorn.py --pretrain           # word vectors from a language model of the train + test texts
     python examples/popcorn.py --ensemble 3         # three models (seeds 3*seed .. 3*seed+2), predictions averaged
-    python examples/popcorn.py --best               # four models on all reviews for the epochs validation chose: ~20 min
+    python examples/popcorn.py --best               # four models on all reviews for the epochs validation chose: 17-26 min
 
 The model code in ``run`` is the talk's, with the same imports and calls, plus the talk's advice:
 hold out a validation set, score it after every epoch and keep the earliest best epoch.
@@ -201,7 +201,7 @@ def arguments(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
                         "--patience 1 --refit: four default models averaged; the first member's validation "
                         "chooses the epochs (stopping after one epoch without a better AUC: the fourth epoch "
                         "that patience 2 trains never won in twelve runs), then every member trains on all "
-                        "the training reviews for that many; 18-26 minutes on 2 CPU cores")
+                        "the training reviews for that many; 17-26 minutes on 2 CPU cores")
     parser.add_argument("--talk", action="store_true", help="the talk's exact settings")
     parser.add_argument("--quick", action="store_true", help="4,000 reviews, their last 100 ids, words of 10 "
                         "reviews, 2 epochs: about a minute")
