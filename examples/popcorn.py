@@ -92,7 +92,7 @@ def run(train_texts, trY, test_texts, args, epochs: int | None = None) -> tuple[
         model.fit(trX, trY, n_epochs=args.epochs, validation_split=0.1, metric="auc", patience=args.patience,
                   epoch_size=args.epoch_size)
     print(f"trained in {time.time() - start:.0f} s")
-    if epochs is None and args.refit:
+    if epochs is None and args.refit and model.best_epoch is not None:  # None: validation scored no epoch
         print(f"refit: again from the same start on all {len(trX)} training texts for {model.best_epoch} epochs")
         return run(train_texts, trY, test_texts, args, epochs=model.best_epoch)
     if args.save:
