@@ -172,7 +172,7 @@ class RNN:
     def get_weights(self) -> dict[str, np.ndarray]:
         """Copies of all parameters by name ('<layer position>/<parameter>', e.g. '1/U_zr')."""
         self._require_built()
-        return {name: p.get_value() for name, p in zip(self.param_names, self.params)}
+        return {name: backend.value(p) for name, p in zip(self.param_names, self.params)}
 
     def set_weights(self, weights: dict[str, np.ndarray]) -> None:
         """Set parameters from :meth:`get_weights`' names; every name must be present, shapes must match."""

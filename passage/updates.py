@@ -60,7 +60,7 @@ class Update:
 
     @property
     def lr(self) -> float:
-        return float(self._lr.get_value())
+        return float(self._lr.get_value(borrow=True))
 
     @lr.setter
     def lr(self, value: float) -> None:
@@ -84,8 +84,8 @@ class Update:
     def get_state(self) -> dict[str, np.ndarray]:
         """The optimizer's state by name (learning rate, moments, step count), for checkpoints."""
         state = {name: self._restored[name] for name in self._restored}  # not yet used by a compile
-        state.update({self._state_name(key): slot.get_value() for key, slot in self._slots.items()})
-        state["lr"] = self._lr.get_value()
+        state.update({self._state_name(key): backend.value(slot) for key, slot in self._slots.items()})
+        state["lr"] = backend.value(self._lr)
         return state
 
     def set_state(self, state: dict[str, np.ndarray], params) -> None:

@@ -158,6 +158,19 @@ def test_same_seed_gives_identical_weights():
         assert_allclose(a, b)
 
 
+def test_weights_and_optimizer_state_are_numpy_copies_in_every_mode():
+    X, Y = marker_task(64, np.random.default_rng(5))
+    model = RNN([Embedding(8, 20), GatedRecurrent(8), Dense(1, activation="sigmoid")], seed=7)
+    model.fit(X, Y, n_epochs=1)
+    weights, state, layer_weights = model.get_weights(), model.updater.get_state(), model.layers[1].get_weights()
+    for value in [*weights.values(), *state.values(), *layer_weights]:
+        assert type(value) is np.ndarray
+    before = model.predict(X[:4])
+    weights["0/W"][:] = 0.0  # a copy: writable, and writing to it leaves the model alone
+    layer_weights[0][:] = 0.0
+    assert_allclose(model.predict(X[:4]), before)
+
+
 def test_multiclass_softmax_with_integer_labels():
     rng = np.random.default_rng(6)
     labels = rng.integers(0, 3, 600)

@@ -104,7 +104,7 @@ class Layer:
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the parameter values, in ``param_names`` order."""
-        return [p.get_value() for p in self.params]
+        return [backend.value(p) for p in self.params]
 
     def set_weights(self, weights) -> None:
         """Set values from a list in ``param_names`` order or a dict by name (some or all); shapes must match."""
