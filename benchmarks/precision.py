@@ -29,8 +29,9 @@ def choose(choice: str) -> str:
     """Set ``choice`` for JAX in this process's environment (children inherit it); returns a label."""
     if CHOICES[choice] is not None:
         os.environ["JAX_DEFAULT_MATMUL_PRECISION"] = CHOICES[choice]
-    return {"default": "each framework's default (Passage float32, Keras TF32, PyTorch's cuDNN TF32)",
-            "float32": "float32 in every framework", "tf32": "TF32 in every framework"}[choice] + " on a GPU"
+    on_a_gpu = {"default": "each framework's default (Passage float32, Keras TF32, PyTorch's cuDNN TF32)",
+                "float32": "float32 in every framework", "tf32": "TF32 in every framework"}[choice]
+    return f"{on_a_gpu} on a GPU; float32 in every framework on a CPU"
 
 
 def apply_to_torch(torch) -> None:
