@@ -23,6 +23,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from passage.datasets import load_imdb
 from passage.iterators import SortedPadded
 from passage.preprocessing import Tokenizer, clean
+from torch_early_stopping import BestEpoch  # this script's folder
 
 
 class PooledGRU(torch.nn.Module):
@@ -78,7 +79,7 @@ def main() -> None:
     model = PooledGRU(tokenizer.n_features, 128, 128, 0.5)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.002)
     iterator = SortedPadded(size=64)
-    best, best_state, waited, start = -1.0, None, 0, time.time()
+    best, start = BestEpoch(args.patience), time.time()
     for epoch in range(1, args.epochs + 1):
         model.train()
         costs, epoch_start = [], time.time()
@@ -91,17 +92,12 @@ def main() -> None:
             optimizer.step()
             costs.append(cost.item())
         auc = roc_auc_score(valY, predict(model, valX, iterator))
-        better = auc > best
+        better = best.better(model, auc, epoch)
         print(f"epoch {epoch}/{args.epochs}  cost {np.mean(costs):.4f}  val_auc {auc:.4f}{' (best)' if better else ''}"
               f"  {time.time() - epoch_start:.1f}s", flush=True)
-        if better:
-            best, waited = auc, 0
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= args.patience:
-                break
-    model.load_state_dict(best_state)
+        if best.stop:
+            break
+    best.restore(model)
     print(f"trained in {time.time() - start:.0f} s")
     p = predict(model, teX, iterator)
     print(f"PyTorch: test ROC AUC {roc_auc_score(teY, p):.4f}  accuracy {accuracy_score(teY, p > 0.5):.4f}")

@@ -33,6 +33,7 @@ from passage.preprocessing import Tokenizer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 from rotten import glove50  # noqa: E402
+from torch_early_stopping import BestEpoch  # noqa: E402 (this script's folder)
 
 
 class BiPooledGRU(torch.nn.Module):
@@ -112,7 +113,7 @@ def fold_accuracy(train_texts, trY, test_texts, teY, glove, args, rng) -> tuple[
     model = BiPooledGRU(rows, args.hidden, 0.5, args.adversarial)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.002)
     iterator = SortedPadded(size=64)
-    best, best_epoch, best_state, waited = -1.0, 0, None, 0
+    best = BestEpoch(args.patience)
     for epoch in range(1, args.epochs + 1):
         model.train()
         for indices, x, mask in iterator.train(fitX, rng):
@@ -121,16 +122,11 @@ def fold_accuracy(train_texts, trY, test_texts, teY, glove, args, rng) -> tuple[
                                     torch.from_numpy(fitY[indices]))
             lowered.backward()
             optimizer.step()
-        auc = roc_auc_score(valY, predict(model, valX, iterator))
-        if auc > best:
-            best, best_epoch, waited = auc, epoch, 0
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= args.patience:
-                break
-    model.load_state_dict(best_state)
-    return float(np.mean((predict(model, teX, iterator) > 0.5) == teY)), best_epoch
+        best.better(model, roc_auc_score(valY, predict(model, valX, iterator)), epoch)
+        if best.stop:
+            break
+    best.restore(model)
+    return float(np.mean((predict(model, teX, iterator) > 0.5) == teY)), best.epoch
 
 
 def main() -> None:
