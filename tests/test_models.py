@@ -158,7 +158,7 @@ def test_same_seed_gives_identical_weights():
         assert_allclose(a, b)
 
 
-def test_weights_and_optimizer_state_are_numpy_copies_in_every_mode():
+def test_weights_and_optimizer_state_are_writable_numpy_copies():
     X, Y = marker_task(64, np.random.default_rng(5))
     model = RNN([Embedding(8, 20), GatedRecurrent(8), Dense(1, activation="sigmoid")], seed=7)
     model.fit(X, Y, n_epochs=1)
