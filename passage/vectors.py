@@ -8,6 +8,11 @@
 Words of the tokenizer's vocabulary that the vectors lack start from small random values (like
 ``Embedding``'s own uniform init), PAD from zeros; ``coverage`` is the share of the vocabulary
 found (also logged). Vectors are read from the user's file; nothing is downloaded.
+
+General vectors and vectors of the task's own domain (e.g. word2vec trained on unlabelled text of
+it, ``examples/word_vectors.py``) can start one Embedding side by side::
+
+    both = vectors.concatenate(glove, vectors.load("imdb_word2vec100.txt"))   # 100 + 100 = 200-d
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import os
 
 import numpy as np
 
-__all__ = ["WordVectors", "load"]
+__all__ = ["WordVectors", "concatenate", "load"]
 
 log = logging.getLogger("passage")
 
@@ -105,3 +110,38 @@ def load(path, max_words: int | None = None, words=None) -> WordVectors:
     if not rows:
         raise ValueError(f"{path} holds no word vectors" + (" for the given words" if wanted is not None else ""))
     return WordVectors(names, np.vstack(rows))
+
+
+def _rms(matrix) -> float:
+    return float(np.sqrt(np.mean(np.square(matrix, dtype=np.float64))))
+
+
+def concatenate(*sources: WordVectors, scale: float = 0.05, seed: int = 0) -> WordVectors:
+    """Several word vectors side by side: one :class:`WordVectors` over every word that any source
+    holds (the first source's words first), each word's vector the sources' vectors one after the
+    other, ``dim`` the sum of theirs. The first source keeps its values; each later one is rescaled
+    so that its root mean square matches the first's (sources trained apart differ in scale, and a
+    shared scale keeps one from dominating the start). In the columns of a source that lacks a word,
+    that word gets small uniform values in ``[-scale, scale)``, as a word that no vectors hold does
+    in :meth:`WordVectors.embedding_weights`."""
+    if not sources:
+        raise ValueError("concatenate needs at least one WordVectors")
+    for source in sources:
+        if not isinstance(source, WordVectors):
+            raise TypeError("concatenate takes WordVectors (passage.vectors.load reads a file), "
+                            f"got {type(source).__name__}")
+    words = list(dict.fromkeys(word for source in sources for word in source.index))
+    position = {word: i for i, word in enumerate(words)}
+    rng = np.random.default_rng(seed)
+    reference = _rms(sources[0].matrix)
+    columns = []
+    for k, source in enumerate(sources):
+        block = rng.uniform(-scale, scale, (len(words), source.dim)).astype(np.float32)
+        rows = np.fromiter((position[word] for word in source.index), dtype=np.int64, count=len(source.index))
+        own = np.fromiter(source.index.values(), dtype=np.int64, count=len(source.index))
+        factor = 1.0 if k == 0 else reference / max(_rms(source.matrix), 1e-12)
+        block[rows] = source.matrix[own] * np.float32(factor)
+        columns.append(block)
+    log.info("concatenated word vectors: %d words, %s = %d columns", len(words),
+             " + ".join(str(source.dim) for source in sources), sum(source.dim for source in sources))
+    return WordVectors(words, np.hstack(columns))

@@ -241,6 +241,15 @@ def test_rotten_quick_scores_both_models_on_the_same_folds(capsys):
     assert chosen and {int(e) for e in chosen.groups()} <= {1, 2}
 
 
+def test_rotten_vectors_joined_by_commas_are_set_side_by_side(tmp_path):
+    word_vectors = runpy.run_path(str(EXAMPLES / "rotten.py"))["word_vectors"]
+    (tmp_path / "general.txt").write_text("the 0.1 0.2\nfilm 1.0 -1.0\n")
+    (tmp_path / "domain.txt").write_text("2 3\nfilm 1 2 3\ngripping 3 2 1\n")
+    both = word_vectors(f"{tmp_path / 'general.txt'},{tmp_path / 'domain.txt'}")
+    assert both.words == ["the", "film", "gripping"] and both.dim == 5
+    assert word_vectors(str(tmp_path / "general.txt")) == str(tmp_path / "general.txt")  # one file: the estimator reads it
+
+
 def test_rotten_blend_weighs_two_models_on_a_tenth_that_neither_trained_on_then_refits_them():
     from sklearn.dummy import DummyClassifier
     from sklearn.feature_extraction.text import CountVectorizer
@@ -279,3 +288,18 @@ def test_rotten_ensemble_averages_estimators_of_different_seeds_each_refitted(ca
     run_example("rotten.py", "--folds", "1", "--quick", "--ensemble", "2", "--no-linear", "--refit")
     out = capsys.readouterr().out
     assert "2 RNNClassifiers averaged: accuracy" in out and "over 1 folds" in out and "'refit': True" in out
+
+
+def test_word_vectors_writes_word2vec_of_the_estimators_tokens(tmp_path, capsys):
+    pytest.importorskip("gensim")
+    from passage import vectors
+
+    out = tmp_path / "w2v.txt"
+    run_example("word_vectors.py", "--reviews", "300", "--dim", "8", "--epochs", "1", "--out", str(out))
+    assert "300 reviews" in capsys.readouterr().out
+    found = vectors.load(out)
+    assert found.dim == 8 and {"the", "movie", ",", "don't"} <= set(found.words)  # lowercased, punctuation, contractions
+    assert not any(word != word.lower() for word in found.words) and "<br" not in found.words
+    again = tmp_path / "again.txt"
+    run_example("word_vectors.py", "--reviews", "300", "--dim", "8", "--epochs", "1", "--out", str(again))
+    assert out.read_bytes() == again.read_bytes()  # one worker, a fixed hash: the same file each run

@@ -40,3 +40,19 @@ def test_a_file_that_is_not_vectors_is_refused(tmp_path):
     (tmp_path / "ragged.txt").write_text("a 1 2 3\nb 1 2\n")
     with pytest.raises(ValueError, match="line 2 has 2 values"):
         vectors.load(tmp_path / "ragged.txt")
+
+
+def test_concatenated_vectors_cover_every_word_with_later_sources_rescaled_to_the_first():
+    general = vectors.WordVectors(["the", "good", "bad"], [[0.1, 0.2], [1.0, 1.5], [-1.0, -1.5]])
+    domain = vectors.WordVectors(["good", "gripping", "good"], [[10.0, 0.0, 0.0], [0.0, 20.0, 0.0], [9.0, 9.0, 9.0]])
+    both = vectors.concatenate(general, domain, scale=0.01)
+    assert both.words == ["the", "good", "bad", "gripping"] and both.dim == 5
+    factor = np.sqrt(np.mean(general.matrix ** 2) / np.mean(domain.matrix ** 2))
+    assert_allclose(both["good"], [1.0, 1.5, 10.0 * factor, 0.0, 0.0], rtol=1e-6)  # the first 'good' of a source wins
+    assert_allclose(both["gripping"][2:], [0.0, 20.0 * factor, 0.0], rtol=1e-6)
+    assert np.abs(both["gripping"][:2]).max() <= 0.01 and np.abs(both["the"][2:]).max() <= 0.01  # lacked: small noise
+    assert_allclose(vectors.concatenate(general).matrix, general.matrix)
+    with pytest.raises(TypeError, match="passage.vectors.load reads a file"):
+        vectors.concatenate(general, "glove.txt")
+    with pytest.raises(ValueError, match="at least one"):
+        vectors.concatenate()
