@@ -37,7 +37,7 @@ from passage.layers import (Bidirectional, Dense, Embedding, GatedRecurrent, Lst
 from passage.models import RNN
 from passage.preprocessing import Tokenizer
 from passage.updates import get as get_updater
-from passage.vectors import WordVectors
+from passage.vectors import WordVectors, concatenate
 from passage.vectors import load as load_vectors
 
 __all__ = ["RNNClassifier", "RNNRegressor", "load_estimator"]
@@ -116,7 +116,9 @@ class _RNNEstimator(BaseEstimator):
             return None
         if self.tokenizer_ is None:
             raise ValueError("vectors need the words behind the ids: use a tokenizer, not tokenizer=None")
-        found = self.vectors if isinstance(self.vectors, WordVectors) else load_vectors(self.vectors)
+        sources = list(self.vectors) if isinstance(self.vectors, (list, tuple)) else [self.vectors]
+        found = [source if isinstance(source, WordVectors) else load_vectors(source) for source in sources]
+        found = found[0] if len(found) == 1 else concatenate(*found)
         rows, self.vector_coverage_ = found.embedding_weights(self.tokenizer_, seed=seed or 0)
         return rows
 
@@ -181,7 +183,8 @@ class _RNNEstimator(BaseEstimator):
                              f"these classes are {self.classes_.tolist()!r} (pickle the estimator instead)")
         config = self.model_.get_config(self.tokenizer_)
         params = self.get_params()
-        if not isinstance(params["vectors"], (str, type(None))):  # only the start of training needed them
+        paths = params["vectors"] if isinstance(params["vectors"], (list, tuple)) else [params["vectors"]]
+        if not all(isinstance(path, str) for path in paths):  # only the start of training needed them
             params["vectors"] = None
         config["estimator"] = {"class": type(self).__name__, "params": params, "fitted": self._fitted_state()}
         serialization.write(path, config, serialization.prefixed("layers", self.model_.get_weights()))
@@ -257,10 +260,12 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
     random_state : int, RandomState or None
     verbose : int
         0 silent, 1 a line per epoch, 2 also a progress bar.
-    vectors : str, WordVectors or None
+    vectors : str, WordVectors, a list of them, or None
         Pretrained word vectors to start the Embedding from: a GloVe or word2vec text file's path or a
         :class:`passage.vectors.WordVectors` (then ``embedding_size`` is their width; the share of the
-        vocabulary they cover is ``vector_coverage_``). They are fine-tuned with the rest.
+        vocabulary they cover is ``vector_coverage_``). They are fine-tuned with the rest. A list sets
+        several side by side (:func:`passage.vectors.concatenate`), e.g. general vectors and word2vec
+        of unlabelled text of the task's domain (``examples/word_vectors.py``).
     word_drop : float
         Word dropout: the probability of dropping each word of a text while training (its whole
         vector zeroed; :class:`passage.layers.Embedding`'s ``p_drop``).

@@ -135,6 +135,24 @@ def test_save_load_and_pickle_give_back_the_fitted_estimator(tmp_path):
     assert_allclose(load(tmp_path / "reg.passage").predict(ids), reg.predict(ids), rtol=1e-6)
 
 
+def test_word_vectors_start_the_embedding_and_a_list_sets_them_side_by_side(tmp_path):
+    from passage.vectors import WordVectors
+
+    (tmp_path / "general.txt").write_text("the 0.1 0.2 0.3\ngreat 1.0 1.5 -2.0\nfilm 0.5 0.5 0.5\n")
+    domain = WordVectors(["great", "plot"], [[3.0, 0.0], [0.0, 3.0]])
+    clf = RNNClassifier(**{**SMALL, "epochs": 1}, vectors=[str(tmp_path / "general.txt"), domain])
+    clf.fit(TEXTS[:64], LABELS[:64])
+    embedding = clf.model_.layers[0]
+    assert embedding.size == 5 and clf.vector_coverage_ == pytest.approx(4 / 11)  # of the 11 words of the texts
+    clf.save(tmp_path / "clf.passage")  # a WordVectors is not saved: only the start of training needed it
+    assert load(tmp_path / "clf.passage").get_params()["vectors"] is None
+    twice = [str(tmp_path / "general.txt")] * 2
+    paths = RNNClassifier(**{**SMALL, "epochs": 1}, vectors=twice).fit(TEXTS[:64], LABELS[:64])
+    paths.save(tmp_path / "paths.passage")
+    assert load(tmp_path / "paths.passage").get_params()["vectors"] == twice
+    assert paths.model_.layers[0].size == 6
+
+
 @pytest.mark.parametrize("check", [
     estimator_checks.check_parameters_default_constructible, estimator_checks.check_no_attributes_set_in_init,
     estimator_checks.check_get_params_invariance, estimator_checks.check_set_params,
