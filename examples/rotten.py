@@ -3,8 +3,8 @@
 
     python examples/rotten.py                          # the estimator's defaults, 10 folds
     python examples/rotten.py --bidirectional --pooling max,mean --vectors glove50
-    python examples/rotten.py --bidirectional --pooling max,mean --adversarial 0.05 --min-df 1 \
-        --vectors glove50,imdb_word2vec100.txt       # the best: GloVe beside movie-review word2vec
+    python examples/rotten.py --bidirectional --pooling max,mean --adversarial 0.05 --min-df 1 \\
+        --vectors imdb_word2vec100.txt               # the best: word2vec of IMDB's reviews (word_vectors.py)
     python examples/rotten.py --ensemble 3             # three seeds, probabilities averaged
     python examples/rotten.py --refit                  # validation picks the epoch, then train on all of the fold
     python examples/rotten.py --blend                  # also the RNN blended with TF-IDF + LR
