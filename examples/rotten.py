@@ -39,8 +39,7 @@ from sklearn.pipeline import make_pipeline
 
 from passage.datasets import load_rotten_tomatoes
 from passage.sklearn import RNNClassifier
-from passage.vectors import WordVectors, concatenate
-from passage.vectors import load as load_vectors
+from passage.vectors import WordVectors, gather
 
 
 BLEND = "RNN + TF-IDF blend"
@@ -60,7 +59,7 @@ def word_vectors(names: str) -> WordVectors | str:
     parts = [glove50() if name == "glove50" else name for name in names.split(",")]
     if len(parts) == 1:
         return parts[0]  # a path: the estimator reads it
-    return concatenate(*(part if isinstance(part, WordVectors) else load_vectors(part) for part in parts))
+    return gather(parts)  # read and set side by side once, not in every fit
 
 
 def linear_model():

@@ -37,8 +37,7 @@ from passage.layers import (Bidirectional, Dense, Embedding, GatedRecurrent, Lst
 from passage.models import RNN
 from passage.preprocessing import Tokenizer
 from passage.updates import get as get_updater
-from passage.vectors import WordVectors, concatenate
-from passage.vectors import load as load_vectors
+from passage.vectors import gather as gather_vectors
 
 __all__ = ["RNNClassifier", "RNNRegressor", "load_estimator"]
 
@@ -116,10 +115,7 @@ class _RNNEstimator(BaseEstimator):
             return None
         if self.tokenizer_ is None:
             raise ValueError("vectors need the words behind the ids: use a tokenizer, not tokenizer=None")
-        sources = list(self.vectors) if isinstance(self.vectors, (list, tuple)) else [self.vectors]
-        found = [source if isinstance(source, WordVectors) else load_vectors(source) for source in sources]
-        found = found[0] if len(found) == 1 else concatenate(*found)
-        rows, self.vector_coverage_ = found.embedding_weights(self.tokenizer_, seed=seed or 0)
+        rows, self.vector_coverage_ = gather_vectors(self.vectors).embedding_weights(self.tokenizer_, seed=seed or 0)
         return rows
 
     def _network(self, n_out: int, activation: str, vector_rows) -> list:

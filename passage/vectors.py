@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-__all__ = ["WordVectors", "concatenate", "load"]
+__all__ = ["WordVectors", "concatenate", "gather", "load"]
 
 log = logging.getLogger("passage")
 
@@ -145,3 +145,12 @@ def concatenate(*sources: WordVectors, scale: float = 0.05, seed: int = 0) -> Wo
     log.info("concatenated word vectors: %d words, %s = %d columns", len(words),
              " + ".join(str(source.dim) for source in sources), sum(source.dim for source in sources))
     return WordVectors(words, np.hstack(columns))
+
+
+def gather(sources) -> WordVectors:
+    """One :class:`WordVectors` from what ``RNNClassifier(vectors=...)`` takes: a GloVe / word2vec
+    file's path, a :class:`WordVectors`, or a list of them (each path read by :func:`load`, several
+    set side by side by :func:`concatenate`)."""
+    sources = list(sources) if isinstance(sources, (list, tuple)) else [sources]
+    found = [source if isinstance(source, WordVectors) else load(source) for source in sources]
+    return found[0] if len(found) == 1 else concatenate(*found)
