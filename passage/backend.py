@@ -18,17 +18,21 @@ Choose with the environment variable ``PASSAGE_MODE`` (read at import) or :func:
 """
 from __future__ import annotations
 
+import collections.abc
 import contextlib
+import dataclasses
 import functools
 import glob
+import hashlib
 import os
 import sys
+import types
 import warnings
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from passage import malloc
+from passage import executables, malloc
 
 malloc.keep_freed_memory()  # before the compiler's threads start (see passage/malloc.py)
 
@@ -86,25 +90,6 @@ def _default_mode() -> str:
 _mode = _default_mode()
 
 
-def _cache_directory() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "passage", "jax")
-
-
-def _use_compile_cache() -> None:
-    """Keep XLA's compiled programs on disk, so the next run with the same shapes starts faster.
-    The user's own JAX_COMPILATION_CACHE_DIR (or a cache already configured) wins."""
-    import jax
-
-    if jax.config.jax_compilation_cache_dir is None:
-        jax.config.update("jax_compilation_cache_dir", _cache_directory())
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
-
-
-if _mode == "JAX":
-    _use_compile_cache()
-
-
 def mode() -> str:
     """The PyTensor mode that compiled functions use now."""
     return _mode
@@ -134,8 +119,6 @@ def set_mode(name: str) -> None:
     if name == "JAX" and not _jax_available():
         raise ValueError("mode 'JAX' needs jax: pip install jax")
     _mode = name
-    if name == "JAX":
-        _use_compile_cache()
 
 
 # PyTensor sums float32 in a float64 accumulator and gives argmax an int64 result; JAX, computing in
@@ -254,21 +237,112 @@ def compiles_per_shape(function) -> bool:
     mode), so that :func:`compile_for` can prepare a shape before it is met. False for any other
     callable."""
     linker = getattr(getattr(function, "maker", None), "linker", None)
-    return hasattr(getattr(linker, "jitted", None), "lower")
+    return isinstance(getattr(linker, "jitted", None), executables.PerShape)
 
 
 def compile_for(function, arguments) -> None:
     """Compile ``function`` for inputs shaped like ``arguments`` (its explicit inputs, in order),
-    without running it: its first call with such inputs then runs at once. Thread-safe (JAX's
-    tracing and XLA's compiler take their own locks); only for functions that
-    :func:`compiles_per_shape`."""
-    import jax
-
+    without running it: its first call with such inputs then runs at once. Thread-safe; only for
+    functions that :func:`compiles_per_shape`."""
     linker = function.maker.linker
-    explicit = [jax.ShapeDtypeStruct(np.shape(value), variable.type.dtype)
-                for value, variable in zip(arguments, linker.fgraph.inputs)]
-    shared = [storage[0] for storage in linker.thunk_inputs[len(explicit):]]  # as they are now
-    linker.jitted.lower(*explicit, *shared).compile()
+    explicit = tuple((tuple(np.shape(value)), np.dtype(variable.type.dtype), False)
+                     for value, variable in zip(arguments, linker.fgraph.inputs))
+    shared = executables.signature([storage[0] for storage in linker.thunk_inputs[len(explicit):]])  # as they are now
+    if shared is not None:  # else (never in our models) the call compiles it
+        linker.jitted.prepare(explicit + shared)
+
+
+# ---- A graph's digest: what its compiled programs are kept on disk under (passage/executables.py) --
+
+
+class _Unnamed(Exception):
+    """A part of a graph that :func:`graph_digest` cannot describe."""
+
+
+def graph_digest(fgraph) -> str | None:
+    """SHA-256 of everything the JAX translation of ``fgraph`` reads: each input's type, each node's
+    op (its class and parameters: PyTensor's ``__props__``, which define when two ops are equal, or
+    for an op without them its attributes), its inputs' places and its outputs' types, every
+    constant's value, and the graphs nested in ops (a scan's step), likewise. None when the graph
+    holds something not described here (it is then compiled without our disk cache)."""
+    try:
+        return _describe_graph(fgraph, {})
+    except _Unnamed:
+        return None
+
+
+def _describe_graph(fgraph, described: dict) -> str:
+    from pytensor.graph.basic import Constant
+
+    places = {variable: f"in{i}" for i, variable in enumerate(fgraph.inputs)}
+    lines = [_describe(variable.type, described) for variable in fgraph.inputs]
+    for n, node in enumerate(fgraph.toposort()):
+        for variable in node.inputs:
+            if variable not in places:
+                if not isinstance(variable, Constant):
+                    raise _Unnamed(variable)
+                places[variable] = f"constant {_describe(variable.type, described)} {_describe(variable.data, described)}"
+        places.update((out, f"n{n}.{j}") for j, out in enumerate(node.outputs))
+        lines.append(f"{_describe(node.op, described)} ({', '.join(places[v] for v in node.inputs)}) -> "
+                     f"{', '.join(_describe(out.type, described) for out in node.outputs)}")
+    for variable in fgraph.outputs:
+        if variable not in places:
+            if not isinstance(variable, Constant):
+                raise _Unnamed(variable)
+            places[variable] = f"constant {_describe(variable.type, described)} {_describe(variable.data, described)}"
+    lines.append("out " + ", ".join(places[v] for v in fgraph.outputs))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _describe(x, described: dict) -> str:
+    """Text that differs whenever ``x`` (a part of a graph) could translate differently."""
+    from pytensor.graph.basic import Variable
+    from pytensor.graph.fg import AbstractFunctionGraph
+    from pytensor.graph.op import Op
+    from pytensor.graph.type import Type
+    from pytensor.scalar.basic import Composite
+    from pytensor.scan.op import Scan
+
+    if x is None or isinstance(x, (bool, int, float, complex, str, bytes)):
+        return f"{type(x).__name__} {x!r}"
+    if isinstance(x, np.ndarray):
+        data = np.ascontiguousarray(x)
+        return f"array {data.dtype.str} {data.shape} {hashlib.sha256(data.view(np.uint8)).hexdigest()}"
+    if isinstance(x, np.generic):
+        return f"{x.dtype.str} {x!r}"
+    if isinstance(x, np.dtype):
+        return f"dtype {x.str}"
+    if isinstance(x, (tuple, list)):
+        return f"{type(x).__name__}({', '.join(_describe(v, described) for v in x)})"
+    if isinstance(x, (set, frozenset)):
+        return f"set({', '.join(sorted(_describe(v, described) for v in x))})"
+    if isinstance(x, collections.abc.Mapping):
+        return f"map({', '.join(sorted(f'{_describe(k, described)}: {_describe(v, described)}' for k, v in x.items()))})"
+    if isinstance(x, slice):
+        return f"slice({_describe((x.start, x.stop, x.step), described)})"
+    if isinstance(x, type):
+        return f"class {x.__module__}.{x.__qualname__}"
+    if isinstance(x, types.FunctionType) and not x.__closure__:  # a module's function: its name says it
+        return f"function {x.__module__}.{x.__qualname__}"
+    if isinstance(x, AbstractFunctionGraph):
+        return f"graph {_describe_graph(x, described)}"
+    if isinstance(x, Variable):  # only a graph says what a variable is
+        raise _Unnamed(x)
+    if isinstance(x, (Op, Type)) or dataclasses.is_dataclass(x) or type(x).__module__.startswith("pytensor."):
+        if id(x) not in described:  # an op is shared by many nodes: describe it once
+            if isinstance(x, Scan):
+                parts = (x.info, x.truncate_gradient, x.fgraph)
+            elif isinstance(x, Composite):  # fused scalar ops (scans' steps are rewritten in full)
+                parts = (x.fgraph,)
+            elif getattr(x, "__props__", None) is not None:
+                parts = {name: getattr(x, name) for name in x.__props__}
+            elif dataclasses.is_dataclass(x):
+                parts = {field.name: getattr(x, field.name) for field in dataclasses.fields(x)}
+            else:
+                parts = vars(x)
+            described[id(x)] = f"{_describe(type(x), described)} {_describe(parts, described)}"
+        return described[id(x)]
+    raise _Unnamed(x)
 
 
 # ---- JAX: one PyTensor rewrite per function, one XLA lowering per input shape -------------------
@@ -402,14 +476,18 @@ def _jax_mode(excluded: tuple[str, ...] = JAX_EXCLUDED_REWRITES):
             import jax
 
             precision = matmul_precision()
-            if precision is None:
-                return super().jit_compile(fn)
+            if precision is not None:
+                traced = fn
 
-            @functools.wraps(fn)
-            def traced_at_precision(*args):  # dots take their precision when traced, so set it there
-                with jax.default_matmul_precision(precision):
-                    return fn(*args)
-            return super().jit_compile(traced_at_precision)
+                @functools.wraps(traced)
+                def fn(*args):  # dots take their precision when traced, so set it there
+                    with jax.default_matmul_precision(precision):
+                        return traced(*args)
+            jitted = super().jit_compile(fn)
+            if self.scalar_shape_inputs:  # PyTensor's wrapper passes some inputs as static ints: leave it
+                return jitted
+            digest = graph_digest(self.fgraph)  # after conversion, which rewrites scans' inner graphs
+            return executables.PerShape(jitted, None if digest is None else f"{digest} precision {precision}")
 
         def create_jitable_thunk(self, *args, **kwargs):
             thunks, nodes, jitted = super().create_jitable_thunk(*args, **kwargs)

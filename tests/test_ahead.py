@@ -52,10 +52,11 @@ def test_training_and_prediction_are_the_same_with_and_without_compiling_ahead(m
 
 @pytest.mark.skipif(backend.mode() != "JAX", reason="only JAX compiles per shape")
 @pytest.mark.parametrize("enabled", [True, False])
-def test_new_shapes_are_traced_on_the_background_thread(monkeypatch, enabled):
+def test_new_shapes_are_traced_on_the_background_thread(monkeypatch, tmp_path, enabled):
     monkeypatch.setattr(ahead, "enabled", enabled)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no program kept on disk: every shape is traced
     X, Y = data()
-    trained = model(seed=int(enabled))  # a graph of its own, so JAX's caches know none of its shapes
+    trained = model(seed=int(enabled))
     traces.clear()
     listening[0] = True
     try:

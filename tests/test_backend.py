@@ -147,6 +147,6 @@ def test_every_product_of_a_recurrent_gradient_is_traced_at_the_chosen_precision
     shapes = [jax.ShapeDtypeStruct((4, 2, 2), "float32"), jax.ShapeDtypeStruct((4, 2), "float32")]
     shared = [storage[0] for storage in function.maker.linker.thunk_inputs[2:]]
     products = re.findall(r"dot_general.*?precision = \[(\w+), (\w+)\]",
-                          function.maker.linker.jitted.lower(*shapes, *shared).as_text())
+                          function.maker.linker.jitted.jitted.lower(*shapes, *shared).as_text())
     assert len(products) >= 4  # input and recurrent products, forward (in the loop) and backward
     assert set(products) == {("HIGHEST", "HIGHEST")}
