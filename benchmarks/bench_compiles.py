@@ -1,9 +1,11 @@
-"""How much of a popcorn run is compiling: PyTensor's compiles (count, seconds) and JAX/XLA's tracing,
-lowering and compiling (events and seconds, from jax.monitoring), with the on-disk cache as it is.
+"""How much of a popcorn run is compiling: PyTensor's compiles (count, seconds), JAX/XLA's tracing,
+lowering and compiling, and Passage's program cache's reads and compiles (events and seconds, from
+jax.monitoring), with the on-disk cache as it is.
 
     python benchmarks/bench_compiles.py --quick     # any examples/popcorn.py arguments
 
-Run it twice: the second run finds XLA's programs of at least 0.2 s compile time in the disk cache.
+Run it twice: the second run reads each program from Passage's disk cache (passage/executables.py)
+without tracing it.
 """
 import collections
 import os

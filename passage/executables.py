@@ -126,6 +126,13 @@ def _listen() -> None:
     jax.monitoring.register_event_listener(_count_hits)
 
 
+def _record(event: str, start: float) -> None:
+    """Report a read or a compile to JAX's monitoring listeners (``jax.monitoring``), as JAX reports its own."""
+    import jax.monitoring
+
+    jax.monitoring.record_event_duration_secs(event, time.perf_counter() - start)
+
+
 def signature(arguments) -> tuple | None:
     """``((shape, dtype, weak_type), ...)`` of array arguments; None when one is not an array."""
     try:
@@ -186,6 +193,7 @@ class PerShape:
         from jax.experimental import serialize_executable
         from jax.tree_util import PyTreeDef, default_registry
 
+        start = time.perf_counter()
         try:
             with open(path, "rb") as file:
                 data = file.read()
@@ -199,6 +207,7 @@ class PerShape:
                                                                 out_tree)
             with contextlib.suppress(OSError):
                 os.utime(path)  # used now: the last to be pruned
+            _record("/passage/program_cache/read_duration", start)
             return program
         except Exception:  # noqa: BLE001 (a damaged or foreign file: compile again and replace it)
             log.debug("could not load the compiled program %s; compiling", path, exc_info=True)
@@ -209,6 +218,7 @@ class PerShape:
         start, hits = time.perf_counter(), getattr(_reads, "hits", 0)
         arguments, in_tree = self._structures(signature)
         program = self.jitted.lower(*arguments).compile()
+        _record("/passage/program_cache/compile_duration", start)
         path = self._path(signature)
         fresh = getattr(_reads, "hits", 0) == hits  # compiled here, not read from JAX's cache
         if path is not None and fresh and time.perf_counter() - start >= _WORTH_KEEPING_S:
