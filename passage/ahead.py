@@ -3,7 +3,8 @@ model trains (or predicts) on the shapes it has.
 
 In JAX mode a compiled function is lowered and compiled by XLA once per input shape, the first time
 it meets that shape; the length buckets keep the shapes few, but each new one stalls training for
-its tracing and compile (0.1-0.3 s with XLA's disk cache warm, about a second without). A pass
+its compile (about a second), or for reading the program from disk when an earlier run kept it
+(:mod:`passage.executables`, about 17 ms at 128 units; before that cache, 0.1-0.3 s). A pass
 knows its batches before it starts (the iterator's plan), so :class:`Ahead` hands the shapes it has
 not met yet, in their order of first use, to one background thread, and the pass waits only for a
 shape whose compile is not done when its first batch comes. The step mostly waits on XLA's kernels
@@ -36,9 +37,10 @@ _worker: concurrent.futures.ThreadPoolExecutor | None = None
 
 def _yield_to_training() -> None:
     """Lower the compile thread's scheduling priority (Linux, where a thread has its own): with a
-    warm disk cache its work is tracing and lowering, which then runs in the training's gaps instead
-    of taking a core from it (GRU 128 on real text, first epoch 6.87-6.89 -> 6.63-6.69 s, two runs
-    each; with an empty cache no change: the pass waits for XLA's compiles either way)."""
+    warm disk cache its work (then tracing and lowering; now reading programs) runs in the training's
+    gaps instead of taking a core from it (GRU 128 on real text, first epoch 6.87-6.89 -> 6.63-6.69 s,
+    two runs each, before programs were read from disk; with an empty cache no change: the pass waits
+    for XLA's compiles either way)."""
     if sys.platform.startswith("linux"):
         thread = threading.get_native_id()
         try:

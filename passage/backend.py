@@ -7,7 +7,8 @@ PyTensor compiles our symbolic graphs for one of several *modes*:
 * ``"JAX"`` (default when ``jax`` is installed; it is a dependency) -- measured fastest on CPU,
   and the same mode runs on a GPU when the installed jax has one (``pip install "jax[cuda12]"``).
   PyTensor rewrites a graph once, with its time and batch axes symbolic; XLA then lowers it once
-  per input shape (cached on disk), and the model keeps the shapes few by bucketing sequence
+  per input shape (each program kept on disk under the graph's digest: :func:`graph_digest`,
+  :mod:`passage.executables`), and the model keeps the shapes few by bucketing sequence
   lengths. See :class:`_ShapeFoldingJAXLinker` for how symbolic shapes reach XLA.
 * ``"NUMBA"`` -- PyTensor 3's own default; slow first compile, cached on disk.
 * ``"CVM"`` -- the Theano-style C backend. It is fast only with a BLAS linked: when the
