@@ -182,10 +182,14 @@ def scan(step, sequences, outputs_info, go_backwards=False):
     """Run ``step`` over the first (time) axis of ``sequences``; returns the stacked outputs.
 
     Variables ``step`` uses from outside (weights) are found by PyTensor. The outputs keep the
-    sequences' static length, which PyTensor's scan forgets (XLA needs it).
+    sequences' static length, which PyTensor's scan forgets (XLA needs it). In JAX mode the step's
+    graph is rewritten with the same light set as the rest (:func:`_jax_mode`), not PyTensor's full
+    default set, when the scan is translated: the LSTM 128 training function builds in 0.70-0.71 s
+    instead of 0.74-0.77 s, its steps as fast.
     """
     outputs = pytensor.scan(step, sequences=list(sequences), outputs_info=list(outputs_info),
-                            go_backwards=go_backwards, return_updates=False)
+                            go_backwards=go_backwards, return_updates=False,
+                            mode=_jax_mode() if _mode == "JAX" else None)
     single = not isinstance(outputs, (list, tuple))
     outputs = [outputs] if single else list(outputs)
     steps = sequences[0].type.shape[0]
