@@ -274,6 +274,9 @@ def graph_digest(fgraph) -> str | None:
         return _describe_graph(fgraph, {})
     except _Unnamed:
         return None
+    except Exception:  # noqa: BLE001 (e.g. an array of Python objects: no digest, as for any unknown part)
+        warnings.warn("could not describe a compiled graph; its programs are not kept on disk", RuntimeWarning)
+        return None
 
 
 def _describe_graph(fgraph, described: dict) -> str:
@@ -310,7 +313,7 @@ def _describe(x, described: dict) -> str:
 
     if x is None or isinstance(x, (bool, int, float, complex, str, bytes)):
         return f"{type(x).__name__} {x!r}"
-    if isinstance(x, np.ndarray):
+    if isinstance(x, np.ndarray) and not x.dtype.hasobject:
         data = np.ascontiguousarray(x)
         return f"array {data.dtype.str} {data.shape} {hashlib.sha256(data.view(np.uint8)).hexdigest()}"
     if isinstance(x, np.generic):
@@ -337,7 +340,7 @@ def _describe(x, described: dict) -> str:
         if id(x) not in described:  # an op is shared by many nodes: describe it once
             if isinstance(x, Scan):
                 parts = (x.info, x.truncate_gradient, x.fgraph)
-            elif isinstance(x, Composite):  # fused scalar ops (scans' steps are rewritten in full)
+            elif isinstance(x, Composite):  # fused scalar ops (PyTensor's fusion rewrite)
                 parts = (x.fgraph,)
             elif getattr(x, "__props__", None) is not None:
                 parts = {name: getattr(x, name) for name in x.__props__}
@@ -345,8 +348,9 @@ def _describe(x, described: dict) -> str:
                 parts = {field.name: getattr(x, field.name) for field in dataclasses.fields(x)}
             else:
                 parts = vars(x)
-            described[id(x)] = f"{_describe(type(x), described)} {_describe(parts, described)}"
-        return described[id(x)]
+            # kept with x: an object made on the fly (a property's value) must not die and lend its id to another
+            described[id(x)] = x, f"{_describe(type(x), described)} {_describe(parts, described)}"
+        return described[id(x)][1]
     raise _Unnamed(x)
 
 

@@ -116,6 +116,17 @@ def test_a_graph_with_an_op_it_cannot_describe_has_no_digest_runs_and_keeps_noth
     assert not programs(tmp_path)
 
 
+def test_a_graph_that_fails_to_be_described_has_no_digest_and_says_so(monkeypatch):
+    x = backend.tensor_input("x", "float32", (None,))
+    fgraph = backend.function([x], x * 2).maker.linker.fgraph
+
+    def broken(*args):
+        raise ValueError("an unexpected part")
+    monkeypatch.setattr(backend, "_describe_graph", broken)
+    with pytest.warns(RuntimeWarning, match="not kept on disk"):
+        assert backend.graph_digest(fgraph) is None
+
+
 def test_a_program_read_from_jaxs_own_cache_is_used_but_not_kept(tmp_path):
     """A CPU program JAX read from its disk cache cannot be serialized again, so it must not be written."""
     script = textwrap.dedent(f"""
