@@ -11,7 +11,9 @@ constants), the input shapes and :func:`environment`, and loads a program met be
 without tracing anything.
 
 Programs are kept in ``$XDG_CACHE_HOME/passage/xla`` (``~/.cache/passage/xla``), one file each,
-checked by its SHA-256 when read; delete the folder at any time. A graph without a digest (an op
+checked by its SHA-256 when read, the folder kept under 2 GB (the least recently used deleted
+first); delete it at any time. Each read and compile is reported to ``jax.monitoring`` listeners
+(``/passage/program_cache/read_duration``, ``.../compile_duration``). A graph without a digest (an op
 not described there) compiles in each process. JAX's own disk cache stays off unless you turn it
 on (``JAX_COMPILATION_CACHE_DIR``): a CPU program that JAX read from its cache cannot be written
 again (it runs, but XLA keeps no code to serialize: "Function ... not found" when loaded), so such
