@@ -12,7 +12,9 @@ without tracing anything.
 
 Programs are kept in ``$XDG_CACHE_HOME/passage/xla`` (``~/.cache/passage/xla``), one file each,
 checked by its SHA-256 when read, the folder kept under 2 GB (the least recently used deleted
-first); delete it at any time. Each read and compile is reported to ``jax.monitoring`` listeners
+first); delete it at any time. Its files are machine code and JAX's pickled wrappers of it, trusted
+as your own programs are: keep the folder yours alone (a model file, by contrast, is never code:
+:mod:`passage.serialization`). Each read and compile is reported to ``jax.monitoring`` listeners
 (``/passage/program_cache/read_duration``, ``.../compile_duration``). A graph without a digest (an op
 not described there) compiles in each process. JAX's own disk cache stays off unless you turn it
 on (``JAX_COMPILATION_CACHE_DIR``): a CPU program that JAX read from its cache cannot be written
