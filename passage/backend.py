@@ -283,22 +283,21 @@ def _describe_graph(fgraph, described: dict) -> str:
     from pytensor.graph.basic import Constant
 
     places = {variable: f"in{i}" for i, variable in enumerate(fgraph.inputs)}
-    lines = [_describe(variable.type, described) for variable in fgraph.inputs]
-    for n, node in enumerate(fgraph.toposort()):
-        for variable in node.inputs:
-            if variable not in places:
-                if not isinstance(variable, Constant):
-                    raise _Unnamed(variable)
-                places[variable] = f"constant {_describe(variable.type, described)} {_describe(variable.data, described)}"
-        places.update((out, f"n{n}.{j}") for j, out in enumerate(node.outputs))
-        lines.append(f"{_describe(node.op, described)} ({', '.join(places[v] for v in node.inputs)}) -> "
-                     f"{', '.join(_describe(out.type, described) for out in node.outputs)}")
-    for variable in fgraph.outputs:
+
+    def place(variable) -> str:  # an input's or a node output's place, or a constant's value
         if variable not in places:
             if not isinstance(variable, Constant):
                 raise _Unnamed(variable)
             places[variable] = f"constant {_describe(variable.type, described)} {_describe(variable.data, described)}"
-    lines.append("out " + ", ".join(places[v] for v in fgraph.outputs))
+        return places[variable]
+
+    lines = [_describe(variable.type, described) for variable in fgraph.inputs]
+    for n, node in enumerate(fgraph.toposort()):
+        inputs = ", ".join(place(v) for v in node.inputs)
+        places.update((out, f"n{n}.{j}") for j, out in enumerate(node.outputs))
+        lines.append(f"{_describe(node.op, described)} ({inputs}) -> "
+                     f"{', '.join(_describe(out.type, described) for out in node.outputs)}")
+    lines.append("out " + ", ".join(place(v) for v in fgraph.outputs))
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
@@ -485,14 +484,13 @@ def _jax_mode(excluded: tuple[str, ...] = JAX_EXCLUDED_REWRITES):
             import jax
 
             precision = matmul_precision()
+            traced = fn
             if precision is not None:
-                traced = fn
-
-                @functools.wraps(traced)
-                def fn(*args):  # dots take their precision when traced, so set it there
+                @functools.wraps(fn)
+                def traced(*args):  # dots take their precision when traced, so set it there
                     with jax.default_matmul_precision(precision):
-                        return traced(*args)
-            jitted = super().jit_compile(fn)
+                        return fn(*args)
+            jitted = super().jit_compile(traced)
             if self.scalar_shape_inputs:  # PyTensor's wrapper passes some inputs as static ints: leave it
                 return jitted
             digest = graph_digest(self.fgraph)  # after conversion, which rewrites scans' inner graphs
