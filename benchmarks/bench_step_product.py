@@ -1,12 +1,12 @@
 """How fast XLA:CPU runs a recurrent loop's per-step product, against numpy's BLAS and a host callback.
 
 A plain JAX ``scan`` of 200 steps, each ``p = h @ U + x_t`` (batch 64, 512 -> 1,536: a GRU 512's
-fused gate product; ``--hidden 128``: 128 -> 384) and a few elementwise gate-like operations; no PyTensor. Four ways to do the
-product: XLA's own dot; ``jax.pure_callback`` to numpy's ``np.dot`` (the BLAS numpy ships, called
-from inside the compiled loop through Python); the same BLAS's ``sgemm`` called directly from the
-compiled loop as an XLA FFI custom call (``blas_ffi.cc``, built here with g++ against jaxlib's
-headers; skipped without a compiler or numpy's bundled OpenBLAS); and, for reference, numpy's ``np.dot`` alone 200
-times in Python. Each figure is the median of 5 calls after a warm-up.
+fused gate product; ``--hidden 128``: 128 -> 384) and a few elementwise gate-like operations; no
+PyTensor. Four ways to do the product: XLA's own dot; ``jax.pure_callback`` to numpy's ``np.dot``
+(the BLAS numpy ships, called from inside the compiled loop through Python); the same BLAS's
+``sgemm`` called directly from the compiled loop as an XLA FFI custom call (``blas_ffi.cc``, built
+here with g++ against jaxlib's headers; skipped without a compiler or numpy's bundled OpenBLAS);
+and, for reference, numpy's ``np.dot`` alone 200 times in Python. Each figure is the median of 5 calls after a warm-up.
 
     python benchmarks/bench_step_product.py
     python benchmarks/bench_step_product.py --hidden 128
