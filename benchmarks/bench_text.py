@@ -16,7 +16,8 @@ sigmoid), binary cross-entropy, Adam 0.001, batches of 64 that Passage's SortedP
   batches (one XLA compile per bucket, as ours; a length per batch would recompile each batch).
 
 Printed per cell: the first epoch (compiles included) and the median of the warm epochs after it,
-each peer's warm epoch over Passage's, and how many functions Passage's PyTensor compiled.
+each peer's warm epoch over Passage's (one ratio per ``--devices`` entry, in its order), and how many
+functions Passage's PyTensor compiled.
 
 On a GPU (a CUDA build of jax and of PyTorch) every framework runs there: PyTorch's GRU and LSTM are
 cuDNN's. ``--precision`` puts the float32 matrix products of all frameworks at one precision
@@ -28,6 +29,7 @@ cuDNN's. ``--precision`` puts the float32 matrix products of all frameworks at o
     python benchmarks/bench_text.py --peers keras     # only some peers ("": Passage alone; torch padded, torch bucketed,
                                                       # torch packed, keras)
     python benchmarks/bench_text.py --cells gru128 --batch 256 --precision float32   # on a GPU
+    python benchmarks/bench_text.py --cells gru128 --devices 1,2   # also with each batch split over 2 CPU devices
 
 Needs ``pip install .[bench]`` (PyTorch, Keras) for the peers; without them only Passage runs.
 Run it on an idle machine, nothing else running (two busy processes on two cores ruin both figures).
@@ -187,6 +189,9 @@ def main() -> None:
     parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated, of " + ", ".join(PEERS))
     parser.add_argument("--packed", action="store_true", help="PyTorch's packed sequences at 512 units too")
     parser.add_argument("--batch", type=int, default=BATCH, help="sequences per batch")
+    parser.add_argument("--devices", type=lambda text: [int(n) for n in text.split(",")], default=[1],
+                        help="Passage's runs, by CPU devices a batch is split over (PASSAGE_CPU_DEVICES), e.g. 1,2; "
+                             "the peers' ratios are against the first")
     precision.add_argument(parser)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -197,34 +202,40 @@ def main() -> None:
     peers = [p for p in args.peers.split(",") if p and available("keras" if p == "keras" else "torch")]
     print(f"IMDB reviews (popcorn tokenizer, cut to {MAX_LEN} ids), Embedding {EMBEDDING}, batches of {args.batch}, "
           f"Adam; seconds per epoch; warm = median of epochs 2..{args.epochs}; matrix products: {products}")
-    print(f"{'cell':9}{'reviews':>8}{'ids':>9}  {'run':24}{'first':>8}{'warm':>8}{'warm / Passage':>16}")
+    print(f"{'cell':9}{'reviews':>8}{'ids':>9}  {'run':31}{'first':>8}{'warm':>8}{'warm / Passage':>16}")
     for cell in args.cells.split(","):
         _, _, reviews = CELLS[cell]
-        with tempfile.TemporaryDirectory() as cache:
-            environment = dict(os.environ, XDG_CACHE_HOME=cache)
-            cold = run_child("passage", cell, args.epochs, args.batch, environment)
-            warm_cache = run_child("passage", cell, args.epochs, args.batch, environment)
-        if cold is None or warm_cache is None:
-            continue
-        ours = float(np.median(cold["times"][1:] + warm_cache["times"][1:]))
+        ours = {}  # warm epoch by device count
 
-        def row(name, times):  # printed as soon as measured: a run stopped midway keeps the rows before
+        def row(name, times, ids):  # printed as soon as measured: a run stopped midway keeps the rows before
             warm = float(np.median(times[1:]))
-            ratio = "" if name.startswith("Passage") else f"{warm / ours:.2f}x"
-            print(f"{cell:9}{reviews:8,}{cold['ids']:9,}  {name:24}{times[0]:8.1f}{warm:8.1f}{ratio:>16}", flush=True)
+            ratio = "" if name.startswith("Passage") else " / ".join(f"{warm / w:.2f}x" for w in ours.values())
+            print(f"{cell:9}{reviews:8,}{ids:9,}  {name:31}{times[0]:8.1f}{warm:8.1f}{ratio:>16}", flush=True)
 
-        row("Passage, cold cache", cold["times"])
-        row("Passage, warm cache", warm_cache["times"])
-        print(f"{'':28}Passage compiled {cold['functions']} PyTensor functions; first epoch / warm epoch: "
-              f"{cold['times'][0] / ours:.2f} (cold cache), {warm_cache['times'][0] / ours:.2f} (warm cache); "
-              f"ran on {cold['device']}", flush=True)
+        for devices in args.devices:
+            with tempfile.TemporaryDirectory() as cache:
+                environment = dict(os.environ, XDG_CACHE_HOME=cache, PASSAGE_CPU_DEVICES=str(devices))
+                cold = run_child("passage", cell, args.epochs, args.batch, environment)
+                warm_cache = run_child("passage", cell, args.epochs, args.batch, environment)
+            if cold is None or warm_cache is None:
+                continue
+            warm = ours[devices] = float(np.median(cold["times"][1:] + warm_cache["times"][1:]))
+            ids = cold["ids"]
+            split = "" if devices == 1 else f", {devices} devices"
+            row(f"Passage{split}, cold cache", cold["times"], ids)
+            row(f"Passage{split}, warm cache", warm_cache["times"], ids)
+            print(f"{'':28}Passage compiled {cold['functions']} PyTensor functions; first epoch / warm epoch: "
+                  f"{cold['times'][0] / warm:.2f} (cold cache), {warm_cache['times'][0] / warm:.2f} (warm cache); "
+                  f"warm epoch / the first run's: {warm / next(iter(ours.values())):.2f}; ran on {cold['device']}",
+                  flush=True)
+        if not ours:
+            continue
         for peer in peers:
             if peer == "torch packed" and CELLS[cell][1] > 128 and not args.packed:
                 continue
             measured = run_child(peer, cell, 2 if peer == "torch packed" else args.epochs, args.batch)
             if measured:
-                row(peer, measured["times"])
-
+                row(peer, measured["times"], ids)
 
 if __name__ == "__main__":
     main()

@@ -56,16 +56,34 @@ if "blas__ldflags" not in _user_flags:
     _blas = _mkl_ldflags().replace(",", r"\,")
     os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (_user_flags, f"blas__ldflags={_blas}") if f)
 
+
+def _requested_cpu_devices() -> int:
+    """``PASSAGE_CPU_DEVICES``: how many CPU devices a batch is split over (1, the default: no split)."""
+    text = os.environ.get("PASSAGE_CPU_DEVICES", "1").strip() or "1"
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"PASSAGE_CPU_DEVICES must be a number of devices (1 or more), got {text!r}")
+    return int(text)
+
+
+# JAX presents the CPU as this many devices when its backend starts (on the first jax.devices(),
+# after this import): XLA reads XLA_FLAGS then. See batch_mesh().
+_CPU_DEVICES = _requested_cpu_devices()
+if _CPU_DEVICES > 1 and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = " ".join(f for f in (os.environ.get("XLA_FLAGS", ""),
+                                                  f"--xla_force_host_platform_device_count={_CPU_DEVICES}") if f)
+
 import pytensor  # noqa: E402
 import pytensor.tensor as T  # noqa: E402  (re-exported: layers, costs and updates use T.dot, T.tanh, ...)
 from pytensor.compile.builders import OpFromGraph  # noqa: E402
+from pytensor.graph.basic import Apply  # noqa: E402
+from pytensor.graph.op import Op  # noqa: E402
 from pytensor.gradient import DisconnectedType, disconnected_grad  # noqa: E402
 
 if "floatX" not in _user_flags:
     pytensor.config.floatX = "float32"  # also when pytensor was imported before us, flags unread
 
 __all__ = ["T", "MODES", "mode", "device", "matmul_precision", "set_mode", "floatX", "precision", "shared",
-           "scan", "grad", "vjp", "custom_gradient", "function", "compiles_per_shape", "compile_for",
+           "scan", "grad", "vjp", "custom_gradient", "contract", "whole", "function", "batch_mesh", "compiles_per_shape", "compile_for",
            "tensor_input"]
 
 MODES = ("JAX", "NUMBA", "CVM", "FAST_COMPILE")
@@ -223,18 +241,120 @@ def custom_gradient(forward, backward, inputs):
     def pullback(inner_inputs, outputs, cotangents):
         cotangents = [None if isinstance(c.type, DisconnectedType) else c for c in cotangents]
         grads = backward(inner_inputs, outputs, cotangents)
-        return [T.zeros_like(x) if g is None else g for x, g in zip(inner_inputs, grads)]
+        return [g if g is not None else DisconnectedType()() if x.dtype.startswith(("int", "uint", "bool"))
+                else T.zeros_like(x) for x, g in zip(inner_inputs, grads)]  # ids: no gradient at all
 
     placeholders = [v.type() for v in inputs]  # the inner graph's own inputs
     op = OpFromGraph(placeholders, list(forward(*placeholders)), pullback=pullback, inline=True)
     return op(*inputs, return_list=True)
 
 
-def function(inputs, outputs, updates=()):
-    """Compile with the current mode."""
+class Contract(Op):
+    """``np.tensordot(a, b, (axes_a, axes_b))``: sums of products over the given axes of both operands;
+    the result has ``a``'s other axes, then ``b``'s. In JAX mode one ``dot_general``, with no reshape of
+    the operands: a batch axis split over devices (:func:`batch_mesh`) stays split (PyTensor's
+    ``tensordot`` reshapes, which gathers the whole batch on each device)."""
+
+    __props__ = ("axes_a", "axes_b")
+
+    def __init__(self, axes_a: Sequence[int], axes_b: Sequence[int]):
+        self.axes_a, self.axes_b = tuple(int(a) for a in axes_a), tuple(int(b) for b in axes_b)
+
+    def make_node(self, a, b):
+        a, b = T.as_tensor_variable(a), T.as_tensor_variable(b)
+        free_a = [a.type.shape[i] for i in range(a.ndim) if i not in self.axes_a]
+        free_b = [b.type.shape[i] for i in range(b.ndim) if i not in self.axes_b]
+        out = T.tensor(dtype=pytensor.scalar.upcast(a.dtype, b.dtype), shape=tuple(free_a + free_b))
+        return Apply(self, [a, b], [out])
+
+    def perform(self, node, inputs, output_storage):
+        a, b = inputs
+        output_storage[0][0] = np.asarray(np.tensordot(a, b, (self.axes_a, self.axes_b)), dtype=node.outputs[0].dtype)
+
+    def pullback(self, inputs, outputs, cotangents):
+        a, b = inputs
+        (d_out,) = cotangents
+        free_a = [i for i in range(a.ndim) if i not in self.axes_a]
+        free_b = [i for i in range(b.ndim) if i not in self.axes_b]
+        n_a = len(free_a)
+        # d_out against b over b's free axes: a's free axes, then b's summed ones in b's order, named as a's
+        d_a = contract(d_out, b, range(n_a, d_out.ndim), free_b)
+        order_a = free_a + [self.axes_a[self.axes_b.index(i)] for i in sorted(self.axes_b)]
+        d_b = contract(a, d_out, free_a, range(n_a))
+        order_b = [self.axes_b[self.axes_a.index(i)] for i in sorted(self.axes_a)] + free_b
+        return [d_a.transpose([order_a.index(i) for i in range(a.ndim)]),
+                d_b.transpose([order_b.index(i) for i in range(b.ndim)])]
+
+
+def contract(a, b, axes_a, axes_b):
+    """Sums of products over ``axes_a`` of ``a`` and ``axes_b`` of ``b`` (as ``np.tensordot``): e.g.
+    ``contract(x, W, [2], [0])`` is ``x W`` for every step and sequence of ``x`` (time, batch, n_in), and
+    ``contract(h, d, [0, 1], [0, 1])`` sums ``h_t^T d_t`` over steps and sequences."""
+    if _mode != "JAX":  # PyTensor's own: the other modes have no translation of Contract
+        return T.tensordot(a, b, [list(axes_a), list(axes_b)])
+    return Contract(axes_a, axes_b)(a, b)
+
+
+class Whole(Op):
+    """``x`` itself; in JAX mode on a split batch (:func:`batch_mesh`), gathered whole on each device."""
+
+    __props__ = ()
+
+    def make_node(self, x):
+        x = T.as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = inputs[0]
+
+    def pullback(self, inputs, outputs, cotangents):
+        return list(cotangents)
+
+
+def whole(x):
+    """``x``, gathered whole on each device when the batch is split (:func:`batch_mesh`): e.g. an
+    embedding's ids and their vectors' gradients, so that each device adds them into its own copy of
+    the table rather than the devices exchanging whole tables."""
+    return Whole()(x) if _mode == "JAX" else x
+
+
+def function(inputs, outputs, updates=(), batch_axes: Sequence[int | None] = ()):
+    """Compile with the current mode. ``batch_axes``: for each of the first inputs, the axis its
+    sequences run along (None: it has none), so that a batch can be split over devices (:func:`batch_mesh`)."""
     mode = _jax_mode() if _mode == "JAX" else _mode
-    return pytensor.function(list(inputs), outputs, updates=list(updates), mode=mode,
-                             on_unused_input="ignore")
+    compiled = pytensor.function(list(inputs), outputs, updates=list(updates), mode=mode,
+                                 on_unused_input="ignore")
+    if compiles_per_shape(compiled):
+        compiled.maker.linker.jitted.batch_axes = tuple(batch_axes)
+    return compiled
+
+
+@functools.cache
+def batch_mesh():
+    """The CPU devices each batch is split over (``PASSAGE_CPU_DEVICES``), or None: one device.
+
+    Inside a recurrent loop XLA:CPU runs a step's products on one core. With ``PASSAGE_CPU_DEVICES=2``
+    (set before Python starts) JAX presents the CPU as two devices, and each compiled function runs
+    on both: the sequences of a batch split in two (a batch of a size they do not divide is not split),
+    each half's loop on its own core, and the weights' gradients added across the devices. The same
+    numbers as on one device, within float32 rounding. JAX mode on a CPU only, and only when JAX
+    starts after Passage is imported (else JAX has chosen its devices: a warning, and one device)."""
+    if _CPU_DEVICES == 1:
+        return None
+    import jax
+
+    if jax.default_backend() != "cpu":
+        return None
+    devices = jax.devices("cpu")
+    if len(devices) < _CPU_DEVICES:
+        warnings.warn(f"PASSAGE_CPU_DEVICES={_CPU_DEVICES}, but JAX started before Passage was imported, with "
+                      f"{len(devices)} CPU device(s): functions run on one. Import passage before jax starts "
+                      f"(or set XLA_FLAGS=--xla_force_host_platform_device_count={_CPU_DEVICES} yourself)",
+                      stacklevel=2)
+        return None
+    from jax.sharding import Mesh
+
+    return Mesh(np.array(devices[:_CPU_DEVICES]), ("batch",))
 
 
 def compiles_per_shape(function) -> bool:
@@ -438,6 +558,34 @@ def _install_shape_folding() -> None:
         return lambda start, stop, step: jax.numpy.arange(int(start), int(stop), int(step), dtype=op.dtype)
 
 
+def _install_contract() -> None:
+    import jax
+    from pytensor.link.jax.dispatch.basic import jax_funcify
+
+    @jax_funcify.register(Contract)
+    def contract(op, node=None, **kwargs):
+        dimensions = ((op.axes_a, op.axes_b), ((), ()))
+        k = len(op.axes_a)
+        leading = k > 1 and op.axes_a == op.axes_b == tuple(range(k))  # e.g. summed over steps and sequences
+
+        def run(a, b):
+            if leading and batch_mesh() is None:  # on one device XLA would copy both operands to another layout
+                a, b = a.reshape((-1,) + a.shape[k:]), b.reshape((-1,) + b.shape[k:])
+                return jax.lax.dot_general(a, b, (((0,), (0,)), ((), ())))
+            return jax.lax.dot_general(a, b, dimensions)
+        return run
+
+
+    @jax_funcify.register(Whole)
+    def whole(op, node=None, **kwargs):
+        mesh = batch_mesh()
+        if mesh is None:
+            return lambda x: x
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        return lambda x: jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec()))
+
+
 def matmul_precision(platform: str | None = None) -> str | None:
     """The precision of float32 matrix products that JAX-mode functions are traced with: ``"highest"``
     (true float32) on a GPU, ``None`` (JAX's own default) elsewhere or when the user has chosen one.
@@ -490,11 +638,17 @@ def _jax_mode(excluded: tuple[str, ...] = JAX_EXCLUDED_REWRITES):
                 def traced(*args):  # dots take their precision when traced, so set it there
                     with jax.default_matmul_precision(precision):
                         return fn(*args)
-            jitted = super().jit_compile(traced)
             if self.scalar_shape_inputs:  # PyTensor's wrapper passes some inputs as static ints: leave it
-                return jitted
+                return super().jit_compile(traced)
+            mesh = batch_mesh()
+            if mesh is None:
+                jitted = super().jit_compile(traced)
+            else:  # every output (new weights, a cost, predictions) whole on each device
+                from jax.sharding import NamedSharding, PartitionSpec
+
+                jitted = jax.jit(traced, out_shardings=NamedSharding(mesh, PartitionSpec()))
             digest = graph_digest(self.fgraph)  # after conversion, which rewrites scans' inner graphs
-            return executables.PerShape(jitted, None if digest is None else f"{digest} precision {precision}")
+            return executables.PerShape(jitted, None if digest is None else f"{digest} precision {precision}", mesh)
 
         def create_jitable_thunk(self, *args, **kwargs):
             thunks, nodes, jitted = super().create_jitable_thunk(*args, **kwargs)
@@ -502,6 +656,7 @@ def _jax_mode(excluded: tuple[str, ...] = JAX_EXCLUDED_REWRITES):
             return thunks, nodes, jitted
 
     _install_shape_folding()
+    _install_contract()
     # PyTensor's light rewrite set and its numerical-stability rewrites, not its fast_run set: XLA
     # fuses, specializes and schedules on its own, and the rest of fast_run (shape inference, scan
     # rewrites, fusion) took a third of the training function's compile without making its steps

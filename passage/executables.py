@@ -148,11 +148,17 @@ def signature(arguments) -> tuple | None:
 class PerShape:
     """``jitted`` (a ``jax.jit`` function of positional arrays) with its programs made per input
     signature, each kept in memory and, when ``graph`` (a digest of the computation) is given, on
-    disk. Callable like ``jitted``; thread-safe (one lock per signature, so two shapes compile at once)."""
+    disk. Callable like ``jitted``; thread-safe (one lock per signature, so two shapes compile at once).
 
-    def __init__(self, jitted, graph: str | None):
+    With a ``mesh`` (``backend.batch_mesh``) each program runs on all its devices: an input with a
+    batch axis (``batch_axes``, one entry per leading input, None for none) split along it when the
+    devices divide its length, everything else (weights, optimizer state) whole on each device."""
+
+    def __init__(self, jitted, graph: str | None, mesh=None):
         self.jitted = jitted
         self.graph = graph
+        self.mesh = mesh
+        self.batch_axes: tuple[int | None, ...] = ()
         self.programs: dict[tuple, object] = {}
         self._locks: dict[tuple, threading.Lock] = collections.defaultdict(threading.Lock)
         self._locks_lock = threading.Lock()
@@ -181,14 +187,36 @@ class PerShape:
     def _path(self, signature: tuple) -> str | None:
         if self.graph is None:
             return None
-        key = hashlib.sha256("\n".join([self.graph, repr(signature), environment()]).encode()).hexdigest()
+        parts = [self.graph, repr(signature), environment(), repr(self._specs(signature))]
+        key = hashlib.sha256("\n".join(parts).encode()).hexdigest()
         return os.path.join(_directory(), key + ".xla")
 
     def _structures(self, signature: tuple):
         import jax
 
-        arguments = tuple(jax.ShapeDtypeStruct(shape, dtype, weak_type=weak) for shape, dtype, weak in signature)
+        if self.mesh is None:
+            shardings = [None] * len(signature)
+        else:
+            from jax.sharding import NamedSharding, PartitionSpec
+
+            shardings = [NamedSharding(self.mesh, PartitionSpec(*spec)) for spec in self._specs(signature)]
+        arguments = tuple(jax.ShapeDtypeStruct(shape, dtype, weak_type=weak, sharding=sharding)
+                          for (shape, dtype, weak), sharding in zip(signature, shardings))
         return arguments, jax.tree_util.tree_structure((arguments, {}))
+
+    def _specs(self, signature: tuple) -> list[tuple] | None:
+        """Each argument's partition over the mesh: the mesh's axis name at its batch axis where the
+        batch is split, else whole (``()``). One device: None. All inputs split, or none: a batch the
+        devices do not divide runs whole on each device."""
+        if self.mesh is None:
+            return None
+        devices = self.mesh.devices.size
+        split = [(i, axis) for i, axis in enumerate(self.batch_axes) if axis is not None and i < len(signature)]
+        divides = bool(split) and all(signature[i][0][axis] % devices == 0 for i, axis in split)
+        specs = [()] * len(signature)
+        for i, axis in split if divides else ():
+            specs[i] = (None,) * axis + ("batch",)
+        return specs
 
     def _read(self, signature: tuple):
         path = self._path(signature)

@@ -139,18 +139,23 @@ class RNN:
         per shape on its own)."""
         if kind not in self._functions:
             X, mask = self._symbolic_inputs()
+            time_major = [1, 1]  # X and mask: (T, B, ...)
             if kind == "predict":
-                self._functions[kind] = (backend.function([X, mask], self._forward(X, mask, False, None)), None)
+                self._functions[kind] = (backend.function([X, mask], self._forward(X, mask, False, None),
+                                                          batch_axes=time_major), None)
             elif kind == "loss":
                 Y = self.output.target_input()
                 total = self.output.batch_loss(Y, self._forward(X, mask, False, None), mask)
-                self._functions[kind] = (backend.function([X, mask, Y], list(total)), None)
+                self._functions[kind] = (backend.function([X, mask, Y], list(total),
+                                                          batch_axes=time_major + [self.output.batch_axis]), None)
             else:
                 masks = DropoutMasks()
                 Y = self.output.target_input()
                 cost, lowered = self._training_cost(X, mask, Y, masks)
                 steps = self.updater.get_updates(self.params, lowered)
-                self._functions[kind] = (backend.function([X, mask, Y] + masks.inputs, cost, updates=steps), masks)
+                batch_axes = time_major + [self.output.batch_axis] + masks.batch_axes
+                self._functions[kind] = (backend.function([X, mask, Y] + masks.inputs, cost, updates=steps,
+                                                          batch_axes=batch_axes), masks)
         return self._functions[kind]
 
     def _loss(self, Y: np.ndarray, P: np.ndarray) -> float:

@@ -26,6 +26,7 @@ class Output:
     """The shape of a model's output and of its labels."""
 
     per_token: bool
+    batch_axis: int  # the axis of the targets (target_input) that runs along the batch's sequences
 
     def __init__(self, n_out: int, cost):
         self.n_out, self.cost = n_out, cost
@@ -68,6 +69,7 @@ class PerSequence(Output):
     """One label row per sequence; the cost is ``cost(Y, P)``, any callable cost works."""
 
     per_token = False
+    batch_axis = 0  # (B, n_out)
 
     def targets(self, Y, X, name="trY", x_name="trX"):
         rows = as_list(Y, name)
@@ -115,6 +117,7 @@ class PerToken(Output):
     rows ``(length, n_out)``; the cost is the mean of ``cost.rows`` over real tokens."""
 
     per_token = True
+    batch_axis = 1  # (T, B) or (T, B, n_out)
 
     def __init__(self, n_out, cost):
         if not isinstance(cost, costs.Cost):

@@ -1,3 +1,4 @@
+import json
 import os
 import pathlib
 import platform
@@ -150,3 +151,88 @@ def test_every_product_of_a_recurrent_gradient_is_traced_at_the_chosen_precision
                           function.maker.linker.jitted.jitted.lower(*shapes, *shared).as_text())
     assert len(products) >= 4  # input and recurrent products, forward (in the loop) and backward
     assert set(products) == {("HIGHEST", "HIGHEST")}
+
+
+@pytest.mark.parametrize("shape_a, shape_b, axes_a, axes_b", [
+    ((4, 3, 5), (5, 6), [2], [0]),           # x W at every step and sequence
+    ((4, 3, 6), (5, 6), [2], [1]),           # d W^T
+    ((4, 3, 5), (4, 3, 6), [0, 1], [0, 1]),  # a weight's gradient, summed over steps and sequences
+    ((3, 4, 5), (5, 3, 2), [0, 2], [1, 0]),  # summed axes in another order
+])
+def test_contract_is_tensordot_and_its_gradient_is_the_finite_difference(shape_a, shape_b, axes_a, axes_b):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    weights = rng.standard_normal(np.tensordot(a, b, (axes_a, axes_b)).shape)  # random: no entry hides another
+    with backend.precision("float64"):
+        A = backend.tensor_input("a", "float64", (None,) * a.ndim)
+        B = backend.tensor_input("b", "float64", (None,) * b.ndim)
+        out = backend.contract(A, B, axes_a, axes_b)
+        cost = (out * weights).sum()
+        value, *gradients = backend.function([A, B], [out, *backend.grad(cost, [A, B])])(a, b)
+
+        def cost_at(a, b):
+            return float((np.tensordot(a, b, (axes_a, axes_b)) * weights).sum())
+
+        np.testing.assert_allclose(value, np.tensordot(a, b, (axes_a, axes_b)), rtol=1e-12)
+        for k, (operand, gradient) in enumerate(zip((a, b), gradients)):
+            numeric = np.zeros_like(operand)
+            for i in np.ndindex(operand.shape):
+                step = np.zeros_like(operand)
+                step[i] = 1e-6
+                moved = [(a, b)[j] + step if j == k else (a, b)[j] for j in (0, 1)]
+                back = [(a, b)[j] - step if j == k else (a, b)[j] for j in (0, 1)]
+                numeric[i] = (cost_at(*moved) - cost_at(*back)) / 2e-6
+            np.testing.assert_allclose(gradient, numeric, rtol=1e-6, atol=1e-8)
+
+
+SPLIT_TRAINING = """
+import json
+import numpy as np
+from passage import backend
+from passage.layers import Bidirectional, Dense, Embedding, GatedRecurrent, LstmRecurrent
+from passage.models import RNN
+
+rng = np.random.default_rng(0)
+X = [rng.integers(1, 50, size=rng.integers(3, 20)) for _ in range(45)]  # batches of 16, 16, 13: the last not split
+labels = rng.integers(0, 2, size=45)
+tags = [rng.integers(0, 3, size=len(x)) for x in X]
+per_sequence = RNN([Embedding(8, 50, p_drop=0.2), LstmRecurrent(6, p_drop=0.1), Dense(1, activation="sigmoid")],
+                   seed=0, verbose=0)
+per_sequence.fit(X, labels, n_epochs=2, batch_size=16)
+per_token = RNN([Embedding(8, 50), Bidirectional(GatedRecurrent(6, seq_output=True)), Dense(3, activation="softmax")],
+                cost="cce", seed=0, verbose=0)
+per_token.fit(X, tags, n_epochs=2, batch_size=16)
+mesh = backend.batch_mesh()
+print(json.dumps({"devices": 1 if mesh is None else int(mesh.devices.size),
+                  "weights": {f"{i}:{name}": w.tolist() for i, model in enumerate((per_sequence, per_token))
+                              for name, w in model.get_weights().items()},
+                  "predictions": [per_sequence.predict(X).tolist(), [p.tolist() for p in per_token.predict(X)]]}))
+"""
+
+
+def test_a_batch_split_over_two_cpu_devices_trains_the_same_weights(tmp_path):
+    """PASSAGE_CPU_DEVICES=2: each batch's sequences split over two CPU devices (a batch of 13 not
+    split), dropout, per-sequence and per-token models: the same weights as on one device."""
+    def run(devices):
+        result = subprocess.run([sys.executable, "-c", SPLIT_TRAINING], capture_output=True, text=True, check=True,
+                                env={**os.environ, "PASSAGE_CPU_DEVICES": devices, "XDG_CACHE_HOME": str(tmp_path)})
+        return json.loads(result.stdout.splitlines()[-1])
+
+    one, two = run("1"), run("2")
+    assert (one["devices"], two["devices"]) == (1, 2)
+    assert one["weights"].keys() == two["weights"].keys()
+    for name in one["weights"]:
+        np.testing.assert_allclose(two["weights"][name], one["weights"][name], rtol=1e-4, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(two["predictions"][0], one["predictions"][0], rtol=1e-4, atol=1e-6)
+    for split, whole in zip(two["predictions"][1], one["predictions"][1]):
+        np.testing.assert_allclose(split, whole, rtol=1e-4, atol=1e-6)
+
+
+def test_passage_cpu_devices_is_checked_and_needs_jax_not_started():
+    def run(value, code="from passage import backend; print(backend.batch_mesh())"):
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "PASSAGE_CPU_DEVICES": value})
+    refused = run("two")
+    assert refused.returncode != 0 and "PASSAGE_CPU_DEVICES must be a number of devices" in refused.stderr
+    started = run("2", "import jax; jax.devices(); from passage import backend; print(backend.batch_mesh())")
+    assert started.stdout.split() == ["None"] and "JAX started before Passage was imported" in started.stderr

@@ -157,6 +157,11 @@ class DropoutMasks:
         self._specs.append((keep, x.ndim, features))
         return mask
 
+    @property
+    def batch_axes(self) -> list[int]:
+        """Each mask's batch axis: (time, batch, features) or (batch, features)."""
+        return [1 if ndim == 3 else 0 for _, ndim, _ in self._specs]
+
     def draw(self, rng: np.random.Generator, length: int, batch: int) -> list[np.ndarray]:
         """Fresh masks for a batch of ``batch`` sequences padded to ``length`` steps."""
         masks = []

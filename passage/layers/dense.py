@@ -1,8 +1,7 @@
 """The fully connected layer."""
 from __future__ import annotations
 
-from passage import activations, inits
-from passage.backend import T
+from passage import activations, backend, inits
 from passage.layers.base import Layer, Param, init_name
 
 __all__ = ["Dense"]
@@ -30,7 +29,7 @@ class Dense(Layer):
 
     def output(self, x, mask, train, masks):
         x = self.dropout(x, train, masks)
-        return self.activation(T.dot(x, self.W) + self.b)  # (..., size)
+        return self.activation(backend.contract(x, self.W, [x.ndim - 1], [0]) + self.b)  # (..., size)
 
     def get_config(self):
         return {"size": self.size, "activation": activations.name_of(self.activation),

@@ -12,7 +12,13 @@ from passage import activations, backend, inits
 from passage.backend import T
 from passage.layers.base import Layer, Param, init_name
 
-__all__ = ["Recurrent", "SimpleRecurrent", "GatedRecurrent", "LstmRecurrent"]
+__all__ = ["Recurrent", "SimpleRecurrent", "GatedRecurrent", "LstmRecurrent", "summed"]
+
+
+def summed(a, b):
+    """``sum_t a_t^T b_t`` over the steps and sequences of ``a`` (steps, batch, m) and ``b`` (steps,
+    batch, n): (m, n), as a weight's gradient over a whole sequence is."""
+    return backend.contract(a, b, [0, 1], [0, 1])
 
 
 class Recurrent(Layer):
@@ -104,8 +110,9 @@ class Recurrent(Layer):
         raise NotImplementedError
 
     def weight_gradients(self, pre, h, d_pre):
-        """Gradients of the recurrent weights, summed over all steps at once: ``pre`` and ``d_pre``
-        (steps*batch, n_gates*size), ``h`` (steps*batch, size) the output state each step started from."""
+        """Gradients of the recurrent weights, summed over all steps at once (:func:`summed`): ``pre``
+        and ``d_pre`` (steps, batch, n_gates*size), ``h`` (steps, batch, size) the output state each step
+        started from."""
         raise NotImplementedError
 
     def _recurrent_params(self) -> list:
@@ -136,7 +143,7 @@ class Recurrent(Layer):
     def _loop(self, x, mask, W, b, *U):
         """The forward loop -> the states after each step ((T, B, size) each), then the
         pre-activations. The bias is added inside the loop, where it joins the step's own sums."""
-        projected = T.dot(x, W)  # (T, B, n_gates*size)
+        projected = backend.contract(x, W, [2], [0])  # (T, B, n_gates*size)
 
         def masked_step(x_t, m_t, *states):
             new_states, pre = self.step(x_t + b, states, U)
@@ -171,13 +178,9 @@ class Recurrent(Layer):
         zeros = T.zeros_like(states[0][0])  # (B, size)
         d_pre = backend.scan(step_back, sequences=[d_h, pre, mask, *previous],
                              outputs_info=[zeros] * self.n_states + [None])[-1]  # (steps, B, n_gates*size), last first
-
-        def flat(v):
-            return v.reshape((-1, v.shape[-1]))  # (steps*B, features)
-
-        d_U = self.weight_gradients(flat(pre), flat(previous[0]), flat(d_pre))
-        d_W = T.dot(flat(x[last]).T, flat(d_pre))
-        d_x = T.dot(d_pre, W.T)[::-1]  # (steps, B, n_in), in time order
+        d_U = self.weight_gradients(pre, previous[0], d_pre)
+        d_W = summed(x[last], d_pre)
+        d_x = backend.contract(d_pre, W, [2], [1])[::-1]  # (steps, B, n_in), in time order
         if k != -1:  # no gradient reaches the steps before the last k
             d_x = T.concatenate([T.zeros_like(x[:-k]), d_x])
         return [d_x, None, d_W, d_pre.sum(axis=(0, 1)), *d_U]
@@ -220,7 +223,7 @@ class SimpleRecurrent(Recurrent):
         return d_pre, [T.dot(d_pre, U[0].T)]
 
     def weight_gradients(self, pre, h, d_pre):
-        return [T.dot(h.T, d_pre)]
+        return [summed(h, d_pre)]
 
 
 class GatedRecurrent(Recurrent):
@@ -304,9 +307,9 @@ class GatedRecurrent(Recurrent):
     def weight_gradients(self, pre, h, d_pre):
         n = self.size
         if self.reset_after:  # the recurrent product's gradient: the gates', then the candidate's through r
-            d_u = d_pre[:, 2 * n:] * self.gate_activation(pre[:, n:2 * n])
-            return [T.dot(h.T, T.concatenate([d_pre[:, :2 * n], d_u], axis=1)), d_u.sum(axis=0)]
-        return [T.dot(h.T, d_pre[:, :2 * n]), T.dot(pre[:, 3 * n:].T, d_pre[:, 2 * n:])]  # pre[:, 3n:]: r * h
+            d_u = d_pre[:, :, 2 * n:] * self.gate_activation(pre[:, :, n:2 * n])
+            return [summed(h, T.concatenate([d_pre[:, :, :2 * n], d_u], axis=2)), d_u.sum(axis=(0, 1))]
+        return [summed(h, d_pre[:, :, :2 * n]), summed(pre[:, :, 3 * n:], d_pre[:, :, 2 * n:])]  # pre[..., 3n:]: r * h
 
     # reset_after: the stored pre-activations are [pre_zr | pre_h | u] with u = h Uh + b_Uh, the
     # recurrent candidate product the reset gate scales (backward needs it).
@@ -393,4 +396,4 @@ class LstmRecurrent(Recurrent):
         return d_pre, [T.dot(d_pre, U.T), d_c_new * f]
 
     def weight_gradients(self, pre, h, d_pre):
-        return [T.dot(h.T, d_pre)]
+        return [summed(h, d_pre)]
