@@ -83,8 +83,8 @@ if "floatX" not in _user_flags:
     pytensor.config.floatX = "float32"  # also when pytensor was imported before us, flags unread
 
 __all__ = ["T", "MODES", "mode", "device", "matmul_precision", "set_mode", "floatX", "precision", "shared",
-           "scan", "grad", "vjp", "custom_gradient", "contract", "whole", "function", "batch_mesh", "compiles_per_shape", "compile_for",
-           "tensor_input"]
+           "scan", "grad", "vjp", "custom_gradient", "contract", "function", "batch_mesh", "compiles_per_shape",
+           "compile_for", "tensor_input"]
 
 MODES = ("JAX", "NUMBA", "CVM", "FAST_COMPILE")
 
@@ -241,8 +241,7 @@ def custom_gradient(forward, backward, inputs):
     def pullback(inner_inputs, outputs, cotangents):
         cotangents = [None if isinstance(c.type, DisconnectedType) else c for c in cotangents]
         grads = backward(inner_inputs, outputs, cotangents)
-        return [g if g is not None else DisconnectedType()() if x.dtype.startswith(("int", "uint", "bool"))
-                else T.zeros_like(x) for x, g in zip(inner_inputs, grads)]  # ids: no gradient at all
+        return [T.zeros_like(x) if g is None else g for x, g in zip(inner_inputs, grads)]
 
     placeholders = [v.type() for v in inputs]  # the inner graph's own inputs
     op = OpFromGraph(placeholders, list(forward(*placeholders)), pullback=pullback, inline=True)
@@ -293,29 +292,6 @@ def contract(a, b, axes_a, axes_b):
     if _mode != "JAX":  # PyTensor's own: the other modes have no translation of Contract
         return T.tensordot(a, b, [list(axes_a), list(axes_b)])
     return Contract(axes_a, axes_b)(a, b)
-
-
-class Whole(Op):
-    """``x`` itself; in JAX mode on a split batch (:func:`batch_mesh`), gathered whole on each device."""
-
-    __props__ = ()
-
-    def make_node(self, x):
-        x = T.as_tensor_variable(x)
-        return Apply(self, [x], [x.type()])
-
-    def perform(self, node, inputs, output_storage):
-        output_storage[0][0] = inputs[0]
-
-    def pullback(self, inputs, outputs, cotangents):
-        return list(cotangents)
-
-
-def whole(x):
-    """``x``, gathered whole on each device when the batch is split (:func:`batch_mesh`): e.g. an
-    embedding's ids and their vectors' gradients, so that each device adds them into its own copy of
-    the table rather than the devices exchanging whole tables."""
-    return Whole()(x) if _mode == "JAX" else x
 
 
 def function(inputs, outputs, updates=(), batch_axes: Sequence[int | None] = ()):
@@ -574,16 +550,6 @@ def _install_contract() -> None:
                 return jax.lax.dot_general(a, b, (((0,), (0,)), ((), ())))
             return jax.lax.dot_general(a, b, dimensions)
         return run
-
-
-    @jax_funcify.register(Whole)
-    def whole(op, node=None, **kwargs):
-        mesh = batch_mesh()
-        if mesh is None:
-            return lambda x: x
-        from jax.sharding import NamedSharding, PartitionSpec
-
-        return lambda x: jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec()))
 
 
 def matmul_precision(platform: str | None = None) -> str | None:

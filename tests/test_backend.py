@@ -218,8 +218,9 @@ def test_a_batch_split_over_two_cpu_devices_trains_the_same_weights(tmp_path):
                                 env={**os.environ, "PASSAGE_CPU_DEVICES": devices, "XDG_CACHE_HOME": str(tmp_path)})
         return json.loads(result.stdout.splitlines()[-1])
 
-    one, two = run("1"), run("2")
+    one, two, two_read_from_disk = run("1"), run("2"), run("2")  # the last reads the programs the second kept
     assert (one["devices"], two["devices"]) == (1, 2)
+    assert two_read_from_disk == two
     assert one["weights"].keys() == two["weights"].keys()
     for name in one["weights"]:
         np.testing.assert_allclose(two["weights"][name], one["weights"][name], rtol=1e-4, atol=1e-6, err_msg=name)

@@ -80,7 +80,7 @@ class Embedding(InputLayer):
         return [Param("W", (self.n_features, self.size), self.init)]
 
     def features(self, ids):
-        return backend.custom_gradient(lambda W, ids: [W[ids]], _lookup_gradient, [self.W, ids])[0]  # (T, B, size)
+        return self.W[ids]  # (T, B, size)
 
     def output(self, x, mask, train, masks):
         return self.dropout(super().output(x, mask, train, masks), train, masks, whole_vectors=True)
@@ -98,15 +98,6 @@ class Embedding(InputLayer):
     def get_config(self):
         return {"size": self.size, "n_features": self.n_features, "init": init_name(self.init), "p_drop": self.p_drop,
                 "adversarial": self.adversarial}
-
-
-def _lookup_gradient(inputs, outputs, cotangents):
-    """The table's gradient: each id's vector gradient added into its row. The ids and gradients are
-    gathered whole first when the batch is split over devices (``backend.whole``): each device then
-    adds them into its own copy, where adding the devices' tables (22 MB for 43,206 ids of 128) would
-    cost more than the split gains."""
-    W, ids = inputs
-    return [T.inc_subtensor(T.zeros_like(W)[backend.whole(ids)], backend.whole(cotangents[0])), None]
 
 
 class OneHot(InputLayer):
