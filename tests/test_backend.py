@@ -230,9 +230,11 @@ def test_a_batch_split_over_two_cpu_devices_trains_the_same_weights(tmp_path):
 
 
 def test_passage_cpu_devices_is_checked_and_needs_jax_not_started():
+    unsplit = {name: value for name, value in os.environ.items() if name != "XLA_FLAGS"}  # as Passage may have set it
+
     def run(value, code="from passage import backend; print(backend.batch_mesh())"):
         return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              env={**os.environ, "PASSAGE_CPU_DEVICES": value})
+                              env={**unsplit, "PASSAGE_CPU_DEVICES": value})
     refused = run("two")
     assert refused.returncode != 0 and "PASSAGE_CPU_DEVICES must be a number of devices" in refused.stderr
     started = run("2", "import jax; jax.devices(); from passage import backend; print(backend.batch_mesh())")
