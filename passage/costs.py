@@ -46,10 +46,8 @@ def bce(Y, Yhat):
 def cce(Y, Yhat):
     """Categorical cross-entropy of one-hot rows ``Y`` (or class ids: one axis fewer) against softmax ``Yhat``."""
     Yhat = T.clip(Yhat, _EPSILON, 1.0 - _EPSILON)
-    if Y.ndim == Yhat.ndim - 1:  # class ids: pick each row's probability of its class
-        flat = Yhat.reshape((-1, Yhat.shape[-1]))  # (rows, classes)
-        picked = flat[T.arange(flat.shape[0]), Y.reshape((-1,))]  # (rows,)
-        return -T.log(picked).reshape(Y.shape)
+    if Y.ndim == Yhat.ndim - 1:  # class ids: pick each row's probability of its class, in place (a reshape
+        return -T.log(T.take_along_axis(Yhat, Y[..., None], axis=-1)[..., 0])  # would gather a split batch)
     return -(Y * T.log(Yhat)).sum(axis=-1)
 
 
