@@ -328,6 +328,9 @@ def batch_mesh():
                       f"(or set XLA_FLAGS=--xla_force_host_platform_device_count={_CPU_DEVICES} yourself)",
                       stacklevel=2)
         return None
+    if _CPU_DEVICES > (os.cpu_count() or 1):
+        warnings.warn(f"PASSAGE_CPU_DEVICES={_CPU_DEVICES} is more than this machine's {os.cpu_count()} cores: "
+                      "devices will share cores, which is slower than one device per core", stacklevel=2)
     from jax.sharding import Mesh
 
     return Mesh(np.array(devices[:_CPU_DEVICES]), ("batch",))

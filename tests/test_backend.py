@@ -239,3 +239,5 @@ def test_passage_cpu_devices_is_checked_and_needs_jax_not_started():
     assert refused.returncode != 0 and "PASSAGE_CPU_DEVICES must be a number of devices" in refused.stderr
     started = run("2", "import jax; jax.devices(); from passage import backend; print(backend.batch_mesh())")
     assert started.stdout.split() == ["None"] and "JAX started before Passage was imported" in started.stderr
+    crowded = run(str(os.cpu_count() + 1), "from passage import backend; print(backend.batch_mesh().devices.size)")
+    assert crowded.stdout.split() == [str(os.cpu_count() + 1)] and "devices will share cores" in crowded.stderr
