@@ -241,3 +241,35 @@ def test_passage_cpu_devices_is_checked_and_needs_jax_not_started():
     assert started.stdout.split() == ["None"] and "JAX started before Passage was imported" in started.stderr
     crowded = run(str(os.cpu_count() + 1), "from passage import backend; print(backend.batch_mesh().devices.size)")
     assert crowded.stdout.split() == [str(os.cpu_count() + 1)] and "devices will share cores" in crowded.stderr
+
+
+@pytest.mark.skipif(not backend.device().startswith("JAX on cpu"), reason="JAX mode on a CPU rounds")
+def test_bfloat16_products_train_like_float32_and_their_programs_are_kept_apart():
+    """JAX's own option chooses them; a model's programs in float32 and in bfloat16 never stand in for
+    each other (the disk's programs included: the two models below have one graph)."""
+    import jax
+    from passage.layers import Dense, Embedding, LstmRecurrent
+    from passage.models import RNN
+
+    rng = np.random.default_rng(0)
+    X = [rng.integers(1, 50, size=rng.integers(3, 20)) for _ in range(64)]
+    labels = np.array([int(25 in x) for x in X])
+
+    def trained():
+        model = RNN([Embedding(8, 50), LstmRecurrent(16), Dense(1, activation="sigmoid")], seed=0, verbose=0)
+        before = model.predict(X)
+        model.fit(X, labels, n_epochs=3, batch_size=16)
+        return before, model.predict(X), model.get_weights()
+
+    assert not backend.rounds_to_bfloat16()
+    exact_before, exact_after, exact_weights = trained()
+    jax.config.update("jax_default_matmul_precision", "bfloat16")
+    try:
+        rounded_before, rounded_after, rounded_weights = trained()
+    finally:
+        jax.config.update("jax_default_matmul_precision", None)
+    assert np.abs(rounded_before - exact_before).max() > 1e-6  # not float32's program
+    np.testing.assert_allclose(rounded_before, exact_before, atol=1e-3)
+    np.testing.assert_allclose(rounded_after, exact_after, atol=2e-2)  # three epochs apart, by bfloat16's rounding
+    for name, weight in exact_weights.items():
+        np.testing.assert_allclose(rounded_weights[name], weight, atol=2e-2, err_msg=name)

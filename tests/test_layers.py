@@ -125,6 +125,57 @@ def test_recurrent_matches_numpy_reference_over_masked_sequences(cls, reference,
         assert_allclose(got_last, expected_seq[0], rtol=1e-10, atol=1e-12)
 
 
+def bfloat16(a):
+    """``a`` rounded to bfloat16 (8 bits of mantissa, to nearest), as float64."""
+    import jax.numpy as jnp
+
+    return np.asarray(a, dtype=np.float32).astype(jnp.bfloat16).astype(np.float64)
+
+
+class BFloat16Products(np.ndarray):
+    """Weights and inputs whose matrix products round both operands to bfloat16 (sums in float64)."""
+
+    def __matmul__(self, other):
+        return bfloat16(self) @ bfloat16(other)
+
+    def __rmatmul__(self, other):
+        return bfloat16(other) @ bfloat16(self)
+
+
+@pytest.fixture
+def bfloat16_products():
+    import jax
+
+    jax.config.update("jax_default_matmul_precision", "bfloat16")
+    try:
+        with backend.precision("float32"):
+            yield
+    finally:
+        jax.config.update("jax_default_matmul_precision", None)
+
+
+@pytest.mark.skipif(backend.mode() != "JAX", reason="the rounding is JAX mode's")
+@pytest.mark.parametrize("cls, reference", REFERENCES, ids=lambda v: getattr(v, "__name__", ""))
+def test_bfloat16_products_round_every_product_of_the_step_and_nothing_else(cls, reference, bfloat16_products):
+    assert backend.rounds_to_bfloat16()
+    rng = np.random.default_rng(1)
+    layer = cls(size=SIZE, seq_output=True)
+    layer.build(N_IN, rng)
+    w = random_weights(layer, rng)
+    layer.set_weights(w)
+    x = rng.normal(size=(LENGTH, BATCH, N_IN))
+    x_in = backend.tensor_input("x", "float32", x.shape)
+    mask_in = backend.tensor_input("mask", "float32", x.shape[:2])
+    got = backend.function([x_in, mask_in], layer.output(x_in, mask_in, train=False, masks=None))(
+        x.astype("float32"), mask_of(LENGTHS).astype("float32"))
+    rounded = {name: value.view(BFloat16Products) for name, value in w.items()}
+    _, expected = numpy_run(reference, x.view(BFloat16Products), LENGTHS, rounded, cls.n_states)
+    _, exact = numpy_run(reference, x, LENGTHS, w, cls.n_states)
+    for b, n in enumerate(LENGTHS):
+        assert_allclose(got[:n, b], expected[:n, b], rtol=1e-5, atol=1e-6)
+    assert np.abs(got[:, 0] - exact[:, 0]).max() > 1e-4  # float32 products would be within 1e-6
+
+
 @pytest.mark.parametrize("cls", CELLS, ids=lambda c: c.__name__)
 def test_backward_equals_forward_on_reversed_sequence(cls):
     rng = np.random.default_rng(2)

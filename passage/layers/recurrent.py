@@ -122,7 +122,7 @@ class Recurrent(Layer):
     def step_once(self, x, states):
         """One step from outside the loop, as generation takes it: new input ``x`` (batch, n_in) and
         the states (batch, size) each -> (output h, new states). No dropout, no mask."""
-        new_states, _ = self.step(T.dot(x, self.W) + self.b, states, self._recurrent_params())
+        new_states, _ = self.step(backend.dot(x, self.W) + self.b, states, self._recurrent_params())
         return new_states[0], new_states
 
     def output(self, x, mask, train, masks):
@@ -215,12 +215,12 @@ class SimpleRecurrent(Recurrent):
         return [Param("U", (self.size, self.size), self.inner_init)]
 
     def step(self, x_t, states, U):
-        pre = x_t + T.dot(states[0], U[0])
+        pre = x_t + backend.dot(states[0], U[0])
         return [self.activation(pre)], pre
 
     def step_backward(self, pre, states, U, d_new):
         d_pre = backend.vjp(self.activation(pre), pre, d_new[0])
-        return d_pre, [T.dot(d_pre, U[0].T)]
+        return d_pre, [backend.dot(d_pre, U[0].T)]
 
     def weight_gradients(self, pre, h, d_pre):
         return [summed(h, d_pre)]
@@ -281,11 +281,11 @@ class GatedRecurrent(Recurrent):
         if self.reset_after:
             return self._step_reset_after(x_t, states, U)
         (h,), (U_zr, U_h), n = states, U, self.size
-        pre_zr = x_t[:, :2 * n] + T.dot(h, U_zr)  # (B, 2n): one product for both gates
+        pre_zr = x_t[:, :2 * n] + backend.dot(h, U_zr)  # (B, 2n): one product for both gates
         zr = self.gate_activation(pre_zr)
         z, r = zr[:, :n], zr[:, n:]
         rh = r * h
-        pre_h = x_t[:, 2 * n:] + T.dot(rh, U_h)  # (B, n)
+        pre_h = x_t[:, 2 * n:] + backend.dot(rh, U_h)  # (B, n)
         h_new = z * h + (1.0 - z) * self.activation(pre_h)
         return [h_new], T.concatenate([pre_zr, pre_h, rh], axis=1)
 
@@ -298,10 +298,10 @@ class GatedRecurrent(Recurrent):
         z, r = zr[:, :n], zr[:, n:]
         h_candidate = self.activation(pre_h)
         d_pre_h = backend.vjp(h_candidate, pre_h, d_h_new * (1.0 - z))
-        d_rh = T.dot(d_pre_h, U_h.T)  # gradient of r * h
+        d_rh = backend.dot(d_pre_h, U_h.T)  # gradient of r * h
         d_zr = T.concatenate([d_h_new * (h - h_candidate), d_rh * h], axis=1)
         d_pre_zr = backend.vjp(zr, pre_zr, d_zr)
-        d_h = d_h_new * z + d_rh * r + T.dot(d_pre_zr, U_zr.T)
+        d_h = d_h_new * z + d_rh * r + backend.dot(d_pre_zr, U_zr.T)
         return T.concatenate([d_pre_zr, d_pre_h], axis=1), [d_h]
 
     def weight_gradients(self, pre, h, d_pre):
@@ -316,7 +316,7 @@ class GatedRecurrent(Recurrent):
 
     def _step_reset_after(self, x_t, states, U):
         (h,), (U, b_Uh), n = states, U, self.size
-        hU = T.dot(h, U)  # (B, 3n): the step's one product
+        hU = backend.dot(h, U)  # (B, 3n): the step's one product
         pre_zr = x_t[:, :2 * n] + hU[:, :2 * n]
         zr = self.gate_activation(pre_zr)
         z, r = zr[:, :n], zr[:, n:]
@@ -335,7 +335,7 @@ class GatedRecurrent(Recurrent):
         d_zr = T.concatenate([d_h_new * (h - h_candidate), d_pre_h * u], axis=1)
         d_pre_zr = backend.vjp(zr, pre_zr, d_zr)
         d_hU = T.concatenate([d_pre_zr, d_pre_h * r], axis=1)  # (B, 3n)
-        d_h = d_h_new * z + T.dot(d_hU, U.T)  # the step's one backward product
+        d_h = d_h_new * z + backend.dot(d_hU, U.T)  # the step's one backward product
         return T.concatenate([d_pre_zr, d_pre_h], axis=1), [d_h]
 
     def get_config(self):
@@ -379,7 +379,7 @@ class LstmRecurrent(Recurrent):
 
     def step(self, x_t, states, U):
         (h, c), (U,) = states, U
-        pre = x_t + T.dot(h, U)  # (B, 4n): one product for all gates
+        pre = x_t + backend.dot(h, U)  # (B, 4n): one product for all gates
         _, (i, f, o, c_candidate) = self._gates(pre)
         c_new = f * c + i * c_candidate
         return [o * self.activation(c_new), c_new], pre
@@ -393,7 +393,7 @@ class LstmRecurrent(Recurrent):
         d_gates = [d_c_new * c_candidate, d_c_new * c, d_h_new * c_out, d_c_new * i]  # i, f, o, c~
         d_pre = T.concatenate([backend.vjp(gate, block, d_gate) for gate, block, d_gate
                                in zip((i, f, o, c_candidate), blocks, d_gates)], axis=1)
-        return d_pre, [T.dot(d_pre, U.T), d_c_new * f]
+        return d_pre, [backend.dot(d_pre, U.T), d_c_new * f]
 
     def weight_gradients(self, pre, h, d_pre):
         return [summed(h, d_pre)]
