@@ -220,7 +220,7 @@ class SimpleRecurrent(Recurrent):
 
     def step_backward(self, pre, states, U, d_new):
         d_pre = backend.vjp(self.activation(pre), pre, d_new[0])
-        return d_pre, [backend.dot(d_pre, U[0].T)]
+        return d_pre, [backend.dot_transposed(d_pre, U[0])]
 
     def weight_gradients(self, pre, h, d_pre):
         return [summed(h, d_pre)]
@@ -298,10 +298,10 @@ class GatedRecurrent(Recurrent):
         z, r = zr[:, :n], zr[:, n:]
         h_candidate = self.activation(pre_h)
         d_pre_h = backend.vjp(h_candidate, pre_h, d_h_new * (1.0 - z))
-        d_rh = backend.dot(d_pre_h, U_h.T)  # gradient of r * h
+        d_rh = backend.dot_transposed(d_pre_h, U_h)  # gradient of r * h
         d_zr = T.concatenate([d_h_new * (h - h_candidate), d_rh * h], axis=1)
         d_pre_zr = backend.vjp(zr, pre_zr, d_zr)
-        d_h = d_h_new * z + d_rh * r + backend.dot(d_pre_zr, U_zr.T)
+        d_h = d_h_new * z + d_rh * r + backend.dot_transposed(d_pre_zr, U_zr)
         return T.concatenate([d_pre_zr, d_pre_h], axis=1), [d_h]
 
     def weight_gradients(self, pre, h, d_pre):
@@ -335,7 +335,7 @@ class GatedRecurrent(Recurrent):
         d_zr = T.concatenate([d_h_new * (h - h_candidate), d_pre_h * u], axis=1)
         d_pre_zr = backend.vjp(zr, pre_zr, d_zr)
         d_hU = T.concatenate([d_pre_zr, d_pre_h * r], axis=1)  # (B, 3n)
-        d_h = d_h_new * z + backend.dot(d_hU, U.T)  # the step's one backward product
+        d_h = d_h_new * z + backend.dot_transposed(d_hU, U)  # the step's one backward product
         return T.concatenate([d_pre_zr, d_pre_h], axis=1), [d_h]
 
     def get_config(self):
@@ -393,7 +393,7 @@ class LstmRecurrent(Recurrent):
         d_gates = [d_c_new * c_candidate, d_c_new * c, d_h_new * c_out, d_c_new * i]  # i, f, o, c~
         d_pre = T.concatenate([backend.vjp(gate, block, d_gate) for gate, block, d_gate
                                in zip((i, f, o, c_candidate), blocks, d_gates)], axis=1)
-        return d_pre, [backend.dot(d_pre, U.T), d_c_new * f]
+        return d_pre, [backend.dot_transposed(d_pre, U), d_c_new * f]
 
     def weight_gradients(self, pre, h, d_pre):
         return [summed(h, d_pre)]
