@@ -21,7 +21,8 @@ functions Passage's PyTensor compiled.
 
 On a GPU (a CUDA build of jax and of PyTorch) every framework runs there: PyTorch's GRU and LSTM are
 cuDNN's. ``--precision`` puts the float32 matrix products of all frameworks at one precision
-(``benchmarks/precision.py``: PyTorch's cuDNN layers use TF32 by default, Passage float32);
+(``benchmarks/precision.py``: PyTorch's cuDNN layers use TF32 by default, Passage float32), or rounds
+their inputs to bfloat16 (``--precision bfloat16``, also on a CPU);
 ``--batch`` changes the batch size of every framework.
 
     python benchmarks/bench_text.py                   # GRU and LSTM at 128 and 512 units, ~25 minutes
@@ -30,6 +31,7 @@ cuDNN's. ``--precision`` puts the float32 matrix products of all frameworks at o
                                                       # torch packed, keras)
     python benchmarks/bench_text.py --cells gru128 --batch 256 --precision float32   # on a GPU
     python benchmarks/bench_text.py --cells gru128 --devices 1,2   # also with each batch split over 2 CPU devices
+    python benchmarks/bench_text.py --cells gru512 --precision bfloat16   # products' inputs in bfloat16 (all)
 
 Needs ``pip install .[bench]`` (PyTorch, Keras) for the peers; without them only Passage runs.
 Run it on an idle machine, nothing else running (two busy processes on two cores ruin both figures).
@@ -112,16 +114,19 @@ def torch_times(cell: str, epochs: int, batch: int, packed: bool, bucketed: bool
     def step(indices, x, mask):
         lengths = mask.sum(axis=0).astype(np.int64)
         ids = torch.as_tensor(x if bucketed else x[:lengths.max()], dtype=torch.long, device=device)
-        inputs = embedding(ids)
-        if packed:  # lengths stay on the CPU, as pack_padded_sequence asks
-            sequence = torch.nn.utils.rnn.pack_padded_sequence(inputs, torch.as_tensor(lengths), enforce_sorted=False)
-            _, final = recurrent(sequence)
-            last = (final[0] if isinstance(final, tuple) else final)[-1]  # (B, hidden)
-        else:
-            states, _ = recurrent(inputs)  # (T, B, hidden)
-            last = states[torch.as_tensor(lengths - 1, device=device), torch.arange(len(lengths), device=device)]
+        with precision.autocast(torch, device):
+            inputs = embedding(ids)
+            if packed:  # lengths stay on the CPU, as pack_padded_sequence asks
+                sequence = torch.nn.utils.rnn.pack_padded_sequence(inputs, torch.as_tensor(lengths),
+                                                                   enforce_sorted=False)
+                _, final = recurrent(sequence)
+                last = (final[0] if isinstance(final, tuple) else final)[-1]  # (B, hidden)
+            else:
+                states, _ = recurrent(inputs)  # (T, B, hidden)
+                last = states[torch.as_tensor(lengths - 1, device=device), torch.arange(len(lengths), device=device)]
+            logits = dense(last)
         optimizer.zero_grad()
-        cost = loss(dense(last), torch.as_tensor(Y[indices], device=device)[:, None])
+        cost = loss(logits.float(), torch.as_tensor(Y[indices], device=device)[:, None])
         cost.backward()
         optimizer.step()
 

@@ -134,8 +134,9 @@ def measure_torch(layer: str, embedding: int, hidden: int, steps: int) -> dict |
             self.output = torch.nn.Linear(hidden, 1)
 
         def forward(self, ids):  # (T, B)
-            states, _ = self.recurrent(self.embedding(ids))  # (T, B, hidden)
-            return self.output(states[-1])  # (B, 1)
+            with precision.autocast(torch, device):
+                states, _ = self.recurrent(self.embedding(ids))  # (T, B, hidden)
+                return self.output(states[-1]).float()  # (B, 1)
 
     torch.manual_seed(0)
     model = Model().to(device)
