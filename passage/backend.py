@@ -252,7 +252,8 @@ class Contract(Op):
     """``np.tensordot(a, b, (axes_a, axes_b))``: sums of products over the given axes of both operands;
     the result has ``a``'s other axes, then ``b``'s. In JAX mode one ``dot_general``, with no reshape of
     the operands: a batch axis split over devices (:func:`batch_mesh`) stays split (PyTensor's
-    ``tensordot`` reshapes, which gathers the whole batch on each device)."""
+    ``tensordot`` reshapes, which gathers the whole batch on each device). With :func:`rounds_to_bfloat16`,
+    float32 operands are rounded to bfloat16 and their products summed in float32."""
 
     __props__ = ("axes_a", "axes_b")
 
@@ -596,13 +597,14 @@ def matmul_precision(platform: str | None = None) -> str | None:
 
 
 def rounds_to_bfloat16() -> bool:
-    """Whether JAX-mode products (:func:`dot`, :func:`contract`: the recurrent layers' and Dense's) round
-    their float32 inputs to bfloat16 on the CPU, summing in float32: when JAX's own option asks for it,
-    ``JAX_DEFAULT_MATMUL_PRECISION=bfloat16`` (or ``jax.config.update("jax_default_matmul_precision",
-    "bfloat16")`` before the first fit). XLA honours that option on TPUs and GPUs and ignores it on the
-    CPU; Passage applies it there too, where a CPU with bfloat16 instructions (AVX512_BF16, AMX) runs
-    such products about twice as fast. The price is float32's precision in the products' inputs
-    (8 bits of mantissa instead of 24): off by default. Read when a function is traced."""
+    """Whether JAX-mode products (:func:`dot`, :func:`dot_transposed`, :func:`contract`: the recurrent
+    layers' and Dense's) round their float32 inputs to bfloat16 on the CPU, summing in float32: when JAX's
+    own option asks for it, ``JAX_DEFAULT_MATMUL_PRECISION=bfloat16`` (or ``jax.config.update(
+    "jax_default_matmul_precision", "bfloat16")`` before the first fit). XLA honours that option on TPUs
+    and GPUs and ignores it on the CPU; Passage applies it there too, where a CPU with bfloat16
+    instructions (AVX512_BF16, AMX) runs such products about twice as fast. The price is float32's
+    precision in the products' inputs (8 bits of mantissa instead of 24): off by default. Read when a
+    function is traced."""
     import jax
 
     return jax.config.jax_default_matmul_precision == "bfloat16" and jax.default_backend() == "cpu"
