@@ -15,7 +15,10 @@ and large blocks of different sizes leave holes there, so resident memory is hig
 real text peaked at 1.31 GB against 0.94 GB (GRU 128; warm epochs 7.0 s against 8.6 s) and at
 2.03 GB against 1.50 GB (GRU 512; 11.6 s against 12.0 s). ``PASSAGE_MALLOC=system`` (read when
 Passage is imported; ``keep``, the default, is the above) leaves malloc as the system set it; so
-does any C library other than glibc.
+does any C library other than glibc. ``PASSAGE_MALLOC=all`` never trims the heap: a call whose scratch
+space is above 1 GiB (a batch of 64 reviews of 1,600 ids through a GRU 512 takes several GB) reuses it
+too, and the process holds its largest call's memory until it exits (a 1,600-id epoch of that model
+took 8.9 s instead of 11.3, docs/speed.md).
 """
 from __future__ import annotations
 
@@ -25,8 +28,8 @@ import sys
 
 # mallopt's parameter numbers, from glibc's malloc.h
 M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
-TRIM_THRESHOLD = 1 << 30  # bytes of free memory kept at the heap's top
-SETTINGS = ("keep", "system")  # the values of PASSAGE_MALLOC
+TRIM_THRESHOLD = 1 << 30  # bytes of free memory kept at the heap's top ("keep"); -1: never trimmed ("all")
+SETTINGS = ("keep", "all", "system")  # the values of PASSAGE_MALLOC
 
 
 def keep_freed_memory() -> bool:
@@ -44,5 +47,5 @@ def keep_freed_memory() -> bool:
         return False
     # One arena: a thread's own arena would fall back to mmap for a block above its 64 MB heaps.
     applied = [mallopt(option, value) == 1 for option, value in
-               ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, TRIM_THRESHOLD))]
+               ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, -1 if setting == "all" else TRIM_THRESHOLD))]
     return all(applied)

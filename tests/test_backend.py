@@ -48,6 +48,7 @@ def test_default_mode_is_jax_and_passage_mode_chooses_another():
 
 HEAP_AFTER_A_LARGE_BLOCK = """
 import ctypes
+import sys
 import numpy as np
 import passage.backend
 
@@ -57,7 +58,7 @@ class Info(ctypes.Structure):  # glibc's struct mallinfo2
 
 libc = ctypes.CDLL(None)
 libc.mallinfo2.restype = Info
-block = np.ones(100_000_000 // 8)  # 100 MB: above glibc's largest mmap threshold (32 MB)
+block = np.ones(int(sys.argv[1]) // 8)  # e.g. 100 MB: above glibc's largest mmap threshold (32 MB)
 mapped = libc.mallinfo2().hblkhd
 del block
 print(mapped, libc.mallinfo2().fordblks)
@@ -67,18 +68,22 @@ print(mapped, libc.mallinfo2().fordblks)
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting is glibc's")
 def test_large_blocks_stay_in_the_heap_for_the_next_call_unless_passage_malloc_is_system():
     """passage/malloc.py: a compiled function's scratch block is reused, not mapped and faulted in anew."""
-    def mapped_and_free_after(setting):
-        result = subprocess.run([sys.executable, "-c", HEAP_AFTER_A_LARGE_BLOCK], capture_output=True, text=True,
-                                check=True, env={**os.environ, "PASSAGE_MALLOC": setting})
+    def mapped_and_free_after(setting, size=100_000_000):
+        result = subprocess.run([sys.executable, "-c", HEAP_AFTER_A_LARGE_BLOCK, str(size)], capture_output=True,
+                                text=True, check=True, env={**os.environ, "PASSAGE_MALLOC": setting})
         return [int(n) for n in result.stdout.split()]
 
     mapped, free = mapped_and_free_after("")
     assert mapped < 10_000_000 and free >= 100_000_000  # served by the heap, and kept there after free
     mapped, free = mapped_and_free_after("system")
     assert mapped >= 100_000_000 and free < 100_000_000  # glibc's own way: a mapping, returned on free
+    mapped, free = mapped_and_free_after("", size=1_500_000_000)
+    assert mapped < 10_000_000 and free < 1_500_000_000  # above the 1 GiB kept: the heap's top given back
+    mapped, free = mapped_and_free_after("all", size=1_500_000_000)
+    assert mapped < 10_000_000 and free >= 1_500_000_000  # all: kept, whatever its size
     refused = subprocess.run([sys.executable, "-c", "import passage.backend"], capture_output=True, text=True,
                              env={**os.environ, "PASSAGE_MALLOC": "huge"})
-    assert refused.returncode != 0 and "PASSAGE_MALLOC='huge' is not one of keep, system" in refused.stderr
+    assert refused.returncode != 0 and "PASSAGE_MALLOC='huge' is not one of keep, all, system" in refused.stderr
 
 
 def test_custom_gradient_replaces_the_derived_one():
