@@ -19,9 +19,8 @@ around each forward pass (:func:`autocast`). Keras on JAX gets the option too, w
 from __future__ import annotations
 
 import argparse
-import os
-
 import contextlib
+import os
 
 CHOICES = {"default": None, "float32": "highest", "tf32": "tensorfloat32", "bfloat16": "bfloat16"}  # -> JAX's name
 TORCH_NAMES = {"highest": "ieee", "tensorfloat32": "tf32"}

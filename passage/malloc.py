@@ -17,8 +17,8 @@ real text peaked at 1.31 GB against 0.94 GB (GRU 128; warm epochs 7.0 s against 
 Passage is imported; ``keep``, the default, is the above) leaves malloc as the system set it; so
 does any C library other than glibc. ``PASSAGE_MALLOC=all`` never trims the heap: a call whose scratch
 space is above 1 GiB (a batch of 64 reviews of 1,600 ids through a GRU 512 takes several GB) reuses it
-too, and the process holds its largest call's memory until it exits (a 1,600-id epoch of that model
-took 8.9 s instead of 11.3, docs/speed.md).
+too, and the process holds its largest call's memory until it exits (an epoch of 1,600-id sequences
+through Embedding 256 -> GRU 512 took 9.9 s instead of 13.2, docs/speed.md).
 """
 from __future__ import annotations
 
