@@ -266,13 +266,15 @@ def test_bfloat16_products_train_like_float32_and_their_programs_are_kept_apart(
         model.fit(X, labels, n_epochs=3, batch_size=16)
         return before, model.predict(X), model.get_weights()
 
-    assert not backend.rounds_to_bfloat16()
-    exact_before, exact_after, exact_weights = trained()
-    jax.config.update("jax_default_matmul_precision", "bfloat16")
+    chosen = jax.config.jax_default_matmul_precision  # the environment's, restored after
     try:
+        jax.config.update("jax_default_matmul_precision", None)
+        assert not backend.rounds_to_bfloat16()
+        exact_before, exact_after, exact_weights = trained()
+        jax.config.update("jax_default_matmul_precision", "bfloat16")
         rounded_before, rounded_after, rounded_weights = trained()
     finally:
-        jax.config.update("jax_default_matmul_precision", None)
+        jax.config.update("jax_default_matmul_precision", chosen)
     assert np.abs(rounded_before - exact_before).max() > 1e-6  # not float32's program
     np.testing.assert_allclose(rounded_before, exact_before, atol=1e-3)
     np.testing.assert_allclose(rounded_after, exact_after, atol=2e-2)  # three epochs apart, by bfloat16's rounding

@@ -146,12 +146,13 @@ class BFloat16Products(np.ndarray):
 def bfloat16_products():
     import jax
 
+    chosen = jax.config.jax_default_matmul_precision  # the environment's, restored after
     jax.config.update("jax_default_matmul_precision", "bfloat16")
     try:
         with backend.precision("float32"):
             yield
     finally:
-        jax.config.update("jax_default_matmul_precision", None)
+        jax.config.update("jax_default_matmul_precision", chosen)
 
 
 @pytest.mark.skipif(backend.mode() != "JAX", reason="the rounding is JAX mode's")
