@@ -18,7 +18,8 @@ Passage is imported; ``keep``, the default, is the above) leaves malloc as the s
 does any C library other than glibc. ``PASSAGE_MALLOC=all`` never trims the heap: a call whose scratch
 space is above 1 GiB (a batch of 64 reviews of 1,600 ids through a GRU 512 takes several GB) reuses it
 too, and the process holds its largest call's memory until it exits (an epoch of 1,600-id sequences
-through Embedding 256 -> GRU 512 took 9.9 s instead of 13.2, docs/speed.md).
+through Embedding 256 -> GRU 512 took 9.9 s instead of 13.2; the talk's run, whose batches come in many
+lengths, was no faster: docs/speed.md).
 """
 from __future__ import annotations
 
