@@ -652,7 +652,7 @@ def _jax_mode(excluded: tuple[str, ...] = JAX_EXCLUDED_REWRITES):
 
                 jitted = jax.jit(traced, out_shardings=NamedSharding(mesh, PartitionSpec()))
             digest = graph_digest(self.fgraph)  # after conversion, which rewrites scans' inner graphs
-            chosen = precision or jax.config.jax_default_matmul_precision  # the user's: read when traced
+            chosen = precision or jax.config.jax_default_matmul_precision  # what rounds_to_bfloat16 reads too
             return executables.PerShape(jitted, None if digest is None else f"{digest} precision {chosen}", mesh)
 
         def create_jitable_thunk(self, *args, **kwargs):

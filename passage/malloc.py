@@ -29,8 +29,8 @@ import sys
 
 # mallopt's parameter numbers, from glibc's malloc.h
 M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
-TRIM_THRESHOLD = 1 << 30  # bytes of free memory kept at the heap's top ("keep"); -1: never trimmed ("all")
-SETTINGS = ("keep", "all", "system")  # the values of PASSAGE_MALLOC
+TRIM_THRESHOLDS = {"keep": 1 << 30, "all": -1}  # bytes of free memory kept at the heap's top; -1: never trimmed
+SETTINGS = (*TRIM_THRESHOLDS, "system")  # the values of PASSAGE_MALLOC
 
 
 def keep_freed_memory() -> bool:
@@ -48,5 +48,5 @@ def keep_freed_memory() -> bool:
         return False
     # One arena: a thread's own arena would fall back to mmap for a block above its 64 MB heaps.
     applied = [mallopt(option, value) == 1 for option, value in
-               ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, -1 if setting == "all" else TRIM_THRESHOLD))]
+               ((M_ARENA_MAX, 1), (M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, TRIM_THRESHOLDS[setting]))]
     return all(applied)
